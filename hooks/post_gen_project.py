@@ -1,0 +1,50 @@
+"""Finish the baked project: per-project secrets into .env, drop files of disabled options.
+
+Runs offline: no network, no Docker, no subprocess.
+"""
+
+import secrets
+from pathlib import Path
+
+USE_CELERY = "{{ cookiecutter.use_celery }}" == "y"
+
+CELERY_FILES = [
+    "config/celery.py",
+    "{{ cookiecutter.project_slug }}/core/tasks.py",
+    "tests/test_tasks.py",
+]
+
+
+def generated_secrets():
+    return {
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+    }
+
+
+def write_env_file(project):
+    """.env = .env.example with real secrets; git- and docker-ignored, so never committed or baked into an image."""
+    values = generated_secrets()
+    lines = []
+    for line in (project / ".env.example").read_text().splitlines():
+        name = line.partition("=")[0]
+        lines.append(f"{name}={values[name]}" if name in values else line)
+    env_file = project / ".env"
+    env_file.write_text("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
+
+
+def remove_disabled_features(project):
+    if not USE_CELERY:
+        for name in CELERY_FILES:
+            (project / name).unlink()
+
+
+def main():
+    project = Path.cwd()
+    write_env_file(project)
+    remove_disabled_features(project)
+
+
+if __name__ == "__main__":
+    main()

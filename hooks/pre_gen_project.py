@@ -1,0 +1,89 @@
+"""Validate the answers before anything is written.
+
+Each failure prints one line naming the field and what is allowed, and exits non-zero;
+cookiecutter then removes the half-made project directory, so a bad answer leaves nothing.
+"""
+
+import json
+import keyword
+import re
+import sys
+import zoneinfo
+
+# tojson escapes every quote character, so the raw string below cannot be broken out of.
+ANSWERS = json.loads(r'''{{ cookiecutter|tojson }}''')
+
+SUPPORTED_PYTHONS = ("3.12", "3.13", "3.14")
+
+# Top-level modules the baked project already has or installs: a package of the same
+# name would shadow them on sys.path. tests/test_bake.py keeps this list honest against
+# the locked virtualenv.
+TAKEN_MODULE_NAMES = {
+    # the baked project's own packages
+    "config", "tests", "manage", "deploy",
+    # its locked dependencies (runtime, celery extra and dev group)
+    "django", "environ", "django_prometheus", "prometheus_client", "gunicorn",
+    "psycopg", "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions",
+    "celery", "kombu", "billiard", "vine", "amqp", "click", "click_didyoumean",
+    "click_repl", "click_plugins", "prompt_toolkit", "wcwidth", "dateutil", "six",
+    "tzdata", "tzlocal", "redis", "async_timeout",
+    "pytest", "_pytest", "pluggy", "iniconfig", "pygments", "pytest_django", "py",
+    "ruff", "colorama", "exceptiongroup", "tomli",
+}
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def slug_problem(slug):
+    if not slug:
+        return "is empty; use lowercase letters, digits and underscores, e.g. my_service"
+    if not (slug.isascii() and slug.isidentifier()):
+        return "must be a Python identifier: lowercase ASCII letters, digits and underscores, not starting with a digit"
+    if slug != slug.lower():
+        return "must be lowercase (PEP 8 package names)"
+    if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
+        return "is a Python keyword"
+    if slug in sys.stdlib_module_names:
+        return "would shadow the standard-library module of that name"
+    if slug in TAKEN_MODULE_NAMES:
+        return "would shadow a module the project already uses (django, config, tests, ...)"
+    return None
+
+
+def domain_problem(domain):
+    labels = domain.lower().split(".")
+    if len(domain) > 253 or len(labels) < 2 or not all(HOST_LABEL.match(label) for label in labels):
+        return "must be a host name like example.com (letters, digits, hyphens, dots; no scheme or path)"
+    return None
+
+
+def problems(answers):
+    if not answers["project_name"].strip():
+        yield "project_name", "is empty; give the project a human-readable name"
+    slug_error = slug_problem(answers["project_slug"])
+    if slug_error:
+        yield "project_slug", slug_error
+    if not EMAIL.match(answers["author_email"]):
+        yield "author_email", "must look like name@example.com"
+    domain_error = domain_problem(answers["domain_name"])
+    if domain_error:
+        yield "domain_name", domain_error
+    if answers["python_version"] not in SUPPORTED_PYTHONS:
+        yield "python_version", "must be one of " + ", ".join(SUPPORTED_PYTHONS)
+    if answers["time_zone"] not in zoneinfo.available_timezones():
+        yield "time_zone", "must be an IANA time zone name such as UTC or Europe/Berlin"
+    if answers["use_celery"] not in ("y", "n"):
+        yield "use_celery", "must be y or n"
+
+
+def main():
+    found = list(problems(ANSWERS))
+    for field, message in found:
+        print(f"ERROR: {field} {ANSWERS[field]!r} {message}.", file=sys.stderr)
+    if found:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

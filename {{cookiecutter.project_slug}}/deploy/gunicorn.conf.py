@@ -1,0 +1,64 @@
+"""Gunicorn settings for the container: https://docs.gunicorn.org/en/stable/settings.html
+
+Every value can be overridden without a rebuild, through the environment variables named
+below or GUNICORN_CMD_ARGS.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+
+def container_cpus():
+    """CPUs this container may use: its cgroup quota (docker run --cpus), else its affinity."""
+    cpus = len(os.sched_getaffinity(0))
+    v2, v1 = Path("/sys/fs/cgroup/cpu.max"), Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+    if v2.exists():
+        quota, period = v2.read_text().split()
+    elif v1.exists():
+        quota, period = v1.read_text().strip(), (v1.parent / "cpu.cfs_period_us").read_text()
+    else:
+        return cpus
+    if quota in ("max", "-1"):
+        return cpus
+    return max(1, min(cpus, round(int(quota) / int(period))))
+
+
+bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+
+# Threads overlap the time a request waits on the database; processes use the cores.
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", 2 * container_cpus() + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", 4))
+
+# Import the app once in the master, before forking: workers share its memory, and a
+# configuration error stops the container with one line instead of failing every worker.
+preload_app = True
+
+# Heartbeat files on tmpfs: a slow or read-only disk must not look like a hung worker.
+worker_tmp_dir = "/dev/shm"
+
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+# Finish in-flight requests on SIGTERM, inside `docker stop`'s default 10 s.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 8))
+# Longer than nginx's upstream keepalive_timeout, so gunicorn never closes a connection
+# nginx is about to reuse.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
+
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+# Prometheus metrics are kept per process and summed at scrape time, so /metrics tells the
+# truth whichever worker answers it. https://prometheus.github.io/client_python/multiprocess/
+# Made here, before the app is imported (preload_app), because metrics open their files
+# at import; anything left from an earlier run on this host would be summed in.
+prometheus_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/dev/shm/prometheus"))
+shutil.rmtree(prometheus_dir, ignore_errors=True)
+prometheus_dir.mkdir(parents=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,17 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from config.celery import app
+from {{ cookiecutter.project_slug }}.core.tasks import count_users
+
+
+def test_celery_reads_its_configuration_from_django_settings(settings):
+    assert app.conf.broker_url == settings.CELERY_BROKER_URL
+
+
+@pytest.mark.django_db
+def test_count_users_task_runs(django_user_model):
+    django_user_model.objects.create_user("ada")
+    # apply() runs the task in this process: the broker round-trip is proven by the
+    # template's stack tests, against a real Redis and worker.
+    assert count_users.apply().get() == get_user_model().objects.count() == 1
