@@ -25,8 +25,10 @@ def generated_secrets():
 def write_env_file(project):
     """.env = .env.example with real secrets; git- and docker-ignored, so never committed or baked into an image."""
     values = generated_secrets()
-    lines = []
-    for line in (project / ".env.example").read_text().splitlines():
+    # The example's opening paragraph speaks to someone copying it; this file is the copy.
+    example_body = (project / ".env.example").read_text().split("\n\n", 1)[1]
+    lines = ["# Written by cookiecutter with fresh secrets for this checkout; never commit it.", ""]
+    for line in example_body.splitlines():
         name = line.partition("=")[0]
         lines.append(f"{name}={values[name]}" if name in values else line)
     env_file = project / ".env"

@@ -23,13 +23,16 @@ def main():
     with tempfile.TemporaryDirectory() as workdir:
         project = Path(
             cookiecutter(
-                str(TEMPLATE), no_input=True, output_dir=workdir,
+                str(TEMPLATE),
+                no_input=True,
+                output_dir=workdir,
                 extra_context={"project_slug": SLUG},
             )
         )
         subprocess.run(
             [uv.find_uv_bin(), "lock", "--python", sys.executable, *sys.argv[1:]],
-            cwd=project, check=True,
+            cwd=project,
+            check=True,
         )
         baked_name = f'name = "{SLUG.replace("_", "-")}"'
         templated_name = "name = \"{{ cookiecutter.project_slug|replace('_', '-') }}\""

@@ -1,0 +1,65 @@
+"""Fixtures shared by every stage: baking the template, and a real Docker engine."""
+
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from tests import engine
+
+# The option sets that change the baked project; every other answer is covered by bake
+# tests alone. Keys name them in test ids.
+OPTION_SETS = {
+    "default": {},
+    "celery": {"use_celery": "y"},
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Mark each test with its stage (its module), so `-m bake` or `-m build` selects it."""
+    for item in items:
+        stage = item.module.__name__.rpartition("test_")[2]
+        item.add_marker(stage)
+
+
+@pytest.fixture(scope="session")
+def bake(cookies_session):
+    """Bake the template with some answers; fail with cookiecutter's error if it cannot."""
+
+    def bake_with(**answers):
+        result = cookies_session.bake(extra_context=answers)
+        assert result.exit_code == 0, result.exception
+        return result.project_path
+
+    return bake_with
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    """A running Docker engine. Missing: a failure in CI, a skip on a workstation."""
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        message = f"no Docker engine: {probe.stderr.strip().splitlines()[-1:]}"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must provision one: see .ci/run)")
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def image(bake, docker_engine):
+    """The runtime image baked with an option set, built once per session and removed after."""
+    built = {}
+
+    def image_for(option_set, target="runtime"):
+        key = (option_set, target)
+        if key not in built:
+            project = bake(**OPTION_SETS[option_set])
+            tag = f"django-docker-test/{option_set}-{target}:{uuid.uuid4().hex[:8]}"
+            engine.build(project, tag, target=target)
+            built[key] = tag
+        return built[key]
+
+    yield image_for
+    for tag in built.values():
+        engine.docker("rmi", "--force", tag, check=False)

@@ -1,0 +1,72 @@
+"""Thin helpers over the docker CLI, the interface users have too."""
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+# The host's CA bundle, for builds behind this machine's TLS-intercepting proxy. Passing it
+# is exactly what a user behind a corporate proxy does (see the baked README).
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def docker(*args, check=True, timeout=600):
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def build(project, tag, target="runtime"):
+    secret = [f"--secret=id=ca_bundle,src={CA_BUNDLE}"] if CA_BUNDLE.exists() else []
+    docker("buildx", "build", "--load", *secret, f"--target={target}", f"--tag={tag}", str(project))
+
+
+@dataclass
+class Container:
+    name: str
+    base_url: str
+
+    def exec(self, *command, check=True):
+        return docker("exec", self.name, *command, check=check)
+
+
+@contextmanager
+def running(image, env, *args):
+    """A detached container of `image`, its port 8000 published on a free loopback port."""
+    env_args = [f"--env={name}={value}" for name, value in env.items()]
+    name = docker("run", "--detach", "--publish=127.0.0.1::8000", *env_args, *args, image).stdout
+    name = name.strip()
+    try:
+        port = docker("port", name, "8000/tcp").stdout.split(":")[-1].strip()
+        yield Container(name, f"http://127.0.0.1:{port}")
+    finally:
+        docker("rm", "--force", "--volumes", name, check=False)
+
+
+def get(url, headers=None, timeout=5):
+    """(status, body) of a GET; HTTP errors are answers too, not exceptions."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def poll(check, deadline, interval=0.05, what="condition"):
+    """Call `check` until it returns something truthy; fail after `deadline` seconds."""
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            outcome = check()
+        except (OSError, urllib.error.URLError):
+            outcome = None
+        if outcome:
+            return outcome
+        if time.monotonic() > give_up:
+            raise AssertionError(f"{what} not met within {deadline} s")
+        time.sleep(interval)

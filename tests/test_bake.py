@@ -1,0 +1,269 @@
+"""Bake stage: render the template and check the result, without Docker."""
+
+import os
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import uv
+
+from tests.conftest import OPTION_SETS
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
+CELERY_FILES = ["config/celery.py", "my_service/core/tasks.py", "tests/test_tasks.py"]
+
+
+def baked_files(project):
+    return [path for path in project.rglob("*") if path.is_file() and ".venv" not in path.parts]
+
+
+def uv_run(project, *args):
+    """uv in the baked project, on this interpreter: the host may have no Python matching
+    the project's .python-version (the image's), and the code runs on any from 3.11."""
+    return subprocess.run(
+        [uv.find_uv_bin(), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+
+
+def synced(project):
+    """The baked project with its locked dependencies (every extra, dev group) installed."""
+    result = uv_run(project, "sync", "--locked", "--all-extras")
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+@pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_every_answer_renders_without_leftover_template_syntax(bake, option_set, python_version):
+    project = bake(**OPTION_SETS[option_set], python_version=python_version)
+    for path in baked_files(project):
+        text = path.read_text(errors="replace")
+        assert not re.search(r"{{ *cookiecutter|{%-? *(if|endif|for)", text), path
+    assert f"python:{python_version}-slim" in (project / "Dockerfile").read_text()
+    assert (project / ".python-version").read_text().strip() == python_version
+
+
+def test_default_bake_has_the_documented_layout(bake):
+    project = bake()
+    for name in [
+        "Dockerfile",
+        ".dockerignore",
+        ".env.example",
+        ".env",
+        ".gitignore",
+        "README.md",
+        "pyproject.toml",
+        "uv.lock",
+        "compose.yaml",
+        "compose.prod.yaml",
+        "manage.py",
+        "deploy/gunicorn.conf.py",
+        "deploy/nginx/default.conf",
+        "config/settings/base.py",
+        "config/settings/dev.py",
+        "config/settings/prod.py",
+        "config/settings/test.py",
+        "my_service/health/views.py",
+        "tests/test_health.py",
+    ]:
+        assert (project / name).is_file(), name
+
+
+@pytest.mark.parametrize("use_celery", ["y", "n"])
+def test_celery_files_exist_only_when_chosen(bake, use_celery):
+    project = bake(use_celery=use_celery)
+    for name in CELERY_FILES:
+        assert (project / name).exists() == (use_celery == "y"), name
+    compose = (project / "compose.prod.yaml").read_text()
+    assert ("worker:" in compose) == ("redis:" in compose) == (use_celery == "y")
+
+
+def test_lock_is_the_same_whatever_the_options(bake):
+    locks = {
+        (project / "uv.lock").read_text()
+        for project in [
+            bake(project_slug="same_name", **answers, python_version=version)
+            for answers in OPTION_SETS.values()
+            for version in PYTHON_VERSIONS
+        ]
+    }
+    assert len(locks) == 1
+
+
+def test_secrets_are_generated_per_project_and_kept_out_of_git_and_images(bake):
+    first, second = bake(project_slug="first"), bake(project_slug="second")
+
+    def env_values(project):
+        lines = (project / ".env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
+
+    first_env, second_env = env_values(first), env_values(second)
+    for name in ["DJANGO_SECRET_KEY", "POSTGRES_PASSWORD"]:
+        assert len(first_env[name]) >= 32
+        assert first_env[name] != second_env[name]
+        assert first_env[name] not in (first / ".env.example").read_text()
+    assert (first / ".env").stat().st_mode & 0o077 == 0
+    subprocess.run(["git", "init", "-q"], cwd=first, check=True)
+    ignored = subprocess.run(["git", "check-ignore", ".env"], cwd=first, capture_output=True)
+    assert ignored.returncode == 0
+    assert ".env" in (first / ".dockerignore").read_text().splitlines()
+
+
+def test_env_example_lists_every_variable_the_settings_read(bake):
+    project = bake(use_celery="y")
+    example = (project / ".env.example").read_text()
+    sources = "".join(
+        p.read_text()
+        for p in [*(project / "config").rglob("*.py"), project / "deploy/gunicorn.conf.py"]
+    )
+    read = set(re.findall(r"""env(?:\.\w+)?\(\s*"([A-Z_]+)"|environ\.get\("([A-Z_]+)\"""", sources))
+    names = {name for pair in read for name in pair if name}
+    names -= {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR", "DATABASE_URL"}
+    missing = sorted(name for name in names if name not in example)
+    assert not missing
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_baked_code_is_ruff_clean(bake, option_set):
+    project = bake(**OPTION_SETS[option_set])
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_baked_project_test_suite_passes(bake, option_set):
+    project = synced(bake(**OPTION_SETS[option_set]))
+    result = uv_run(project, "run", "--locked", "--all-extras", "pytest", "-q")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+
+
+def test_bake_works_offline(tmp_path):
+    """Networking off (a fresh network namespace): the bake needs no network and no Docker."""
+    result = subprocess.run(
+        [
+            "unshare",
+            "--net",
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(tmp_path),
+            str(TEMPLATE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "my_service" / ".env").is_file()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"project_name": "Café Ünïcode Sérvice"},
+        {"project_name": "A" * 120, "description": "Quotes \" and ' and \\ survive"},
+        {"project_slug": "x" * 60, "domain_name": "api.sub.example.co.uk"},
+    ],
+    ids=["unicode-name", "long-name-quotes", "long-slug"],
+)
+def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
+    project = bake(**answers)
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "."], cwd=project, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+    tomllib.loads((project / "pyproject.toml").read_text())
+
+
+INVALID_ANSWERS = {
+    "empty-name": ({"project_name": ""}, "project_name"),
+    "blank-name": ({"project_name": "   "}, "project_name"),
+    "slug-dash": ({"project_slug": "my-service"}, "project_slug"),
+    "slug-space": ({"project_slug": "my service"}, "project_slug"),
+    "slug-unicode": ({"project_slug": "café"}, "project_slug"),
+    "slug-digit-first": ({"project_slug": "2fa"}, "project_slug"),
+    "slug-uppercase": ({"project_slug": "MyService"}, "project_slug"),
+    "slug-keyword": ({"project_slug": "class"}, "project_slug"),
+    "slug-django": ({"project_slug": "django"}, "project_slug"),
+    "slug-test": ({"project_slug": "test"}, "project_slug"),
+    "slug-stdlib": ({"project_slug": "email"}, "project_slug"),
+    "slug-own-package": ({"project_slug": "config"}, "project_slug"),
+    "slug-dependency": ({"project_slug": "celery"}, "project_slug"),
+    "slug-path": ({"project_slug": "../escape"}, "project_slug"),
+    "email-no-at": ({"author_email": "you.example.com"}, "author_email"),
+    "email-no-domain": ({"author_email": "you@localhost"}, "author_email"),
+    "domain-scheme": ({"domain_name": "https://example.com"}, "domain_name"),
+    "domain-single-label": ({"domain_name": "localhost"}, "domain_name"),
+    "domain-underscore": ({"domain_name": "my_site.example.com"}, "domain_name"),
+    "time-zone": ({"time_zone": "Mars/Olympus"}, "time_zone"),
+    "celery-maybe": ({"use_celery": "maybe"}, "use_celery"),
+    "python-unsupported": ({"python_version": "3.10"}, "python_version"),
+}
+
+
+@pytest.mark.parametrize("answers,field", INVALID_ANSWERS.values(), ids=INVALID_ANSWERS)
+def test_invalid_answer_aborts_with_one_clear_line_and_writes_nothing(tmp_path, answers, field):
+    output = tmp_path / "out"
+    output.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            "--no-input",
+            "--output-dir",
+            str(output),
+            str(TEMPLATE),
+            *(f"{name}={value}" for name, value in answers.items()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    # Our hook's line comes first; cookiecutter's own choice check (python_version) says it last.
+    lines = result.stderr.strip().splitlines()
+    clear_line = lines[0] if lines[0].startswith("ERROR: ") else lines[-1]
+    assert field in clear_line
+    assert re.search(r"must|is empty|choices are|would shadow|is a Python keyword", clear_line)
+    assert list(output.iterdir()) == []
+    assert not (tmp_path / "escape").exists()
+
+
+def test_every_installed_module_name_is_refused_as_a_slug(bake, cookies_session):
+    """The hook's list of taken names must cover whatever the lock installs."""
+    project = synced(bake(project_slug="module_probe"))
+    site_packages = next((project / ".venv").glob("lib/python*/site-packages"))
+    modules = {
+        path.stem if path.suffix == ".py" else path.name
+        for path in site_packages.iterdir()
+        if (path.is_dir() and (path / "__init__.py").exists()) or path.suffix == ".py"
+    }
+    modules = {name for name in modules if name.isidentifier() and not name.startswith("_")}
+    accepted = [
+        name
+        for name in sorted(modules)
+        if cookies_session.bake(extra_context={"project_slug": name}).exit_code == 0
+    ]
+    assert accepted == []
+
+
+def test_readme_and_ci_run_the_same_test_command():
+    readme = (TEMPLATE / "README.md").read_text()
+    command = re.search(r"```sh\n(?:.*\n)*?(python -m pytest.*)\n", readme).group(1)
+    assert command in (TEMPLATE / ".ci/run").read_text()
