@@ -14,13 +14,14 @@ import zoneinfo
 ANSWERS = json.loads(r'''{{ cookiecutter|tojson }}''')
 
 SUPPORTED_PYTHONS = ("3.12", "3.13", "3.14")
+MAX_SLUG_LENGTH = 40
 
 # Top-level modules the baked project already has or installs: a package of the same
 # name would shadow them on sys.path. tests/test_bake.py keeps this list honest against
 # the locked virtualenv.
 TAKEN_MODULE_NAMES = {
     # the baked project's own packages
-    "config", "tests", "manage", "deploy",
+    "config", "tests", "test", "manage", "deploy",
     # its locked dependencies (runtime, celery extra and dev group)
     "django", "environ", "django_prometheus", "prometheus_client", "gunicorn",
     "psycopg", "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions",
@@ -40,6 +41,8 @@ def slug_problem(slug):
         return "is empty; use lowercase letters, digits and underscores, e.g. my_service"
     if not (slug.isascii() and slug.isidentifier()):
         return "must be a Python identifier: lowercase ASCII letters, digits and underscores, not starting with a digit"
+    if len(slug) > MAX_SLUG_LENGTH:
+        return f"is longer than {MAX_SLUG_LENGTH} characters; it names a package, the image and the database"
     if slug != slug.lower():
         return "must be lowercase (PEP 8 package names)"
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):

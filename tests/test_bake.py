@@ -177,7 +177,7 @@ def test_bake_works_offline(tmp_path):
     [
         {"project_name": "Café Ünïcode Sérvice"},
         {"project_name": "A" * 120, "description": "Quotes \" and ' and \\ survive"},
-        {"project_slug": "x" * 60, "domain_name": "api.sub.example.co.uk"},
+        {"project_slug": "x" * 40, "domain_name": "api.sub.example.co.uk"},
     ],
     ids=["unicode-name", "long-name-quotes", "long-slug"],
 )
@@ -205,6 +205,7 @@ INVALID_ANSWERS = {
     "slug-own-package": ({"project_slug": "config"}, "project_slug"),
     "slug-dependency": ({"project_slug": "celery"}, "project_slug"),
     "slug-path": ({"project_slug": "../escape"}, "project_slug"),
+    "slug-too-long": ({"project_slug": "x" * 41}, "project_slug"),
     "email-no-at": ({"author_email": "you.example.com"}, "author_email"),
     "email-no-domain": ({"author_email": "you@localhost"}, "author_email"),
     "domain-scheme": ({"domain_name": "https://example.com"}, "domain_name"),
@@ -240,7 +241,7 @@ def test_invalid_answer_aborts_with_one_clear_line_and_writes_nothing(tmp_path, 
     lines = result.stderr.strip().splitlines()
     clear_line = lines[0] if lines[0].startswith("ERROR: ") else lines[-1]
     assert field in clear_line
-    assert re.search(r"must|is empty|choices are|would shadow|is a Python keyword", clear_line)
+    assert re.search(r"must|is empty|choices are|would shadow|keyword|longer than", clear_line)
     assert list(output.iterdir()) == []
     assert not (tmp_path / "escape").exists()
 

@@ -1,7 +1,7 @@
 """URL configuration: https://docs.djangoproject.com/en/5.2/topics/http/urls/
 
-The probe endpoints (/health/, /health/ready/, /metrics) are answered earlier, by
-{{ cookiecutter.project_slug }}.health.middleware.ProbeMiddleware, so that they work without the public Host name.
+The probe endpoints (/health/, /health/ready/, /metrics) are answered earlier, by the
+health app's ProbeMiddleware, so that they work without the public Host name.
 """
 
 from django.contrib import admin

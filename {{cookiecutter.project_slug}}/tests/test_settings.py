@@ -14,6 +14,7 @@ PROD_ENV = {
     "DJANGO_ALLOWED_HOSTS": "{{ cookiecutter.domain_name }}",
     "DATABASE_URL": "sqlite:////tmp/prod-settings-test.sqlite3",
 }
+DEPLOY_CHECK = ("check", "--deploy", "--fail-level", "WARNING")
 
 
 def manage(*args, **env_changes):
@@ -30,7 +31,7 @@ def manage(*args, **env_changes):
 
 
 def test_production_settings_pass_the_deployment_checklist():
-    result = manage("check", "--deploy", "--fail-level", "WARNING")
+    result = manage(*DEPLOY_CHECK)
     assert result.returncode == 0, result.stderr
 
 
@@ -52,8 +53,5 @@ def test_secrets_can_come_from_files(tmp_path):
     """Docker and Kubernetes secrets arrive as files: NAME_FILE points at one."""
     secret_file = tmp_path / "secret_key"
     secret_file.write_text(PROD_ENV["DJANGO_SECRET_KEY"])
-    result = manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        DJANGO_SECRET_KEY=None, DJANGO_SECRET_KEY_FILE=str(secret_file),
-    )
+    result = manage(*DEPLOY_CHECK, DJANGO_SECRET_KEY=None, DJANGO_SECRET_KEY_FILE=str(secret_file))
     assert result.returncode == 0, result.stderr
