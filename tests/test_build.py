@@ -1,0 +1,165 @@
+"""Build stage: build the baked project's images on a real engine, run them, look inside."""
+
+import re
+import secrets
+import subprocess
+import time
+
+import pytest
+
+from tests import engine
+from tests.conftest import OPTION_SETS
+from tests.engine import docker
+
+MINIMAL_PROD_ENV = {
+    "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    "DJANGO_ALLOWED_HOSTS": "example.com",
+    "DATABASE_URL": "sqlite:////tmp/db.sqlite3",
+}
+HEALTH_DEADLINE = 10  # seconds from `docker run` to the first 200
+
+
+def health_ok(container, path="/health/"):
+    return engine.get(container.base_url + path)[0] == 200
+
+
+@pytest.fixture(scope="module", params=OPTION_SETS)
+def option_set(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def web(image, option_set):
+    """The runtime image serving with the minimal production environment and SQLite."""
+    tag = image(option_set)
+    started = time.monotonic()
+    with engine.running(tag, MINIMAL_PROD_ENV, "--env=WEB_CONCURRENCY=3") as container:
+        engine.poll(lambda: health_ok(container), HEALTH_DEADLINE, what="GET /health/ == 200")
+        container.seconds_to_health = time.monotonic() - started
+        yield container
+
+
+def run_in_image(tag, *command, env=None):
+    env_args = [f"--env={name}={value}" for name, value in (env or {}).items()]
+    return docker(
+        "run", "--rm", *env_args, "--entrypoint", command[0], tag, *command[1:], check=False
+    )
+
+
+def test_runtime_answers_health_within_the_deadline(web):
+    assert web.seconds_to_health < HEALTH_DEADLINE
+    status, body = engine.get(web.base_url + "/health/ready/")
+    assert (status, body) == (200, '{"status": "ok", "database": "ok"}')
+
+
+def test_runtime_runs_as_a_numeric_non_root_user(web, image, option_set):
+    assert (
+        docker("image", "inspect", "-f", "{{.Config.User}}", image(option_set)).stdout.strip()
+        == "10001:10001"
+    )
+    assert web.exec("id", "-u").stdout.strip() == "10001"
+
+
+def test_runtime_has_no_compiler_pip_or_uv(image, option_set):
+    result = run_in_image(
+        image(option_set),
+        "sh",
+        "-c",
+        "for tool in gcc cc c++ make pip pip3 uv; do command -v $tool; done;"
+        "python -c 'import pip' 2>/dev/null && echo 'import pip'; true",
+    )
+    assert result.stdout.strip() == ""
+
+
+def test_runtime_passes_the_deployment_checklist(web):
+    result = web.exec(
+        "python", "manage.py", "check", "--deploy", "--fail-level", "WARNING", check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_docker_healthcheck_reports_healthy(web):
+    def status():
+        return (
+            docker("inspect", "-f", "{{.State.Health.Status}}", web.name).stdout.strip()
+            == "healthy"
+        )
+
+    engine.poll(status, 40, interval=0.5, what="HEALTHCHECK healthy")
+
+
+def test_metrics_count_requests_served_by_every_worker(web):
+    def counted():
+        body = engine.get(web.base_url + "/metrics")[1]
+        return float(
+            re.search(r"^django_http_requests_before_middlewares_total (\S+)", body, re.M)[1]
+        )
+
+    before = counted()
+    for _ in range(30):
+        engine.get(web.base_url + "/health/")
+    # The scrape itself counts too: a per-worker figure would lag far behind with 3 workers.
+    assert counted() >= before + 30
+    workers = web.exec("sh", "-c", "ls /dev/shm/prometheus | grep -c counter_").stdout
+    assert int(workers) >= 2
+
+
+def test_static_files_are_collected_into_the_image(web):
+    listing = web.exec("sh", "-c", "ls /app/staticfiles/admin/css/").stdout.split()
+    assert re.search(r"^base\.[0-9a-f]{12}\.css$", "\n".join(listing), re.M)
+    assert web.exec("test", "-s", "/app/staticfiles/staticfiles.json", check=False).returncode == 0
+
+
+def test_runtime_code_is_read_only_to_the_app_user(web):
+    result = web.exec("sh", "-c", "touch /app/config/x || echo denied", check=False)
+    assert "denied" in result.stdout
+    assert web.exec("touch", "/app/media/upload-test", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
+def test_container_without_a_required_variable_exits_with_one_line(image, missing):
+    env = {name: value for name, value in MINIMAL_PROD_ENV.items() if name != missing}
+    env_args = [f"--env={name}={value}" for name, value in env.items()]
+    result = docker("run", "--rm", *env_args, image("default"), check=False, timeout=60)
+    assert result.returncode != 0
+    assert result.stderr.strip() == f"Configuration error: Set the {missing} environment variable"
+
+
+def test_celery_is_installed_only_when_chosen(image, option_set):
+    result = run_in_image(image(option_set), "celery", "--version")
+    assert (result.returncode == 0) == (option_set == "celery")
+
+
+def test_image_carries_oci_labels(image):
+    labels = docker("image", "inspect", "-f", "{{json .Config.Labels}}", image("default")).stdout
+    assert '"org.opencontainers.image.title":"my_service"' in labels
+
+
+def test_generated_secrets_stay_out_of_the_image(bake, image):
+    env_file = (bake() / ".env").read_text()
+    secret_key = re.search(r"^DJANGO_SECRET_KEY=(.+)$", env_file, re.M)[1]
+    tag = image("default")
+    history = docker("history", "--no-trunc", tag).stdout
+    assert secret_key not in history
+    assert "BEGIN CERTIFICATE" not in history
+    found = run_in_image(tag, "sh", "-c", "find / -xdev -name .env -o -name ca_bundle 2>/dev/null")
+    assert found.stdout.strip() == ""
+
+
+def test_baked_test_suite_passes_in_the_dev_image(image, option_set):
+    """The project's own tests, on the image's Python (the host may not have that version)."""
+    result = run_in_image(image(option_set, target="dev"), "pytest", "-q", "-p", "no:cacheprovider")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout
+
+
+@pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
+def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
+    project = bake(**OPTION_SETS[option_set])
+    result = subprocess.run(
+        ["docker", "compose", "-f", compose_file, "config", "--quiet"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
