@@ -23,7 +23,8 @@ def generated_secrets():
 
 
 def write_env_file(project):
-    """.env = .env.example with real secrets; git- and docker-ignored, so never committed or baked into an image."""
+    """.env is .env.example with real secrets. It is git- and docker-ignored: never
+    committed, never in an image."""
     values = generated_secrets()
     # The example's opening paragraph speaks to someone copying it; this file is the copy.
     example_body = (project / ".env.example").read_text().split("\n\n", 1)[1]

@@ -10,27 +10,30 @@ import re
 import sys
 import zoneinfo
 
-# tojson escapes every quote character, so the raw string below cannot be broken out of.
-ANSWERS = json.loads(r'''{{ cookiecutter|tojson }}''')
+# tojson escapes every ' as \u0027, so nothing in the answers can close this string.
+ANSWERS = json.loads(r'''{{ cookiecutter|tojson }}''')  # fmt: skip
 
 SUPPORTED_PYTHONS = ("3.12", "3.13", "3.14")
 MAX_SLUG_LENGTH = 40
 
-# Top-level modules the baked project already has or installs: a package of the same
-# name would shadow them on sys.path. tests/test_bake.py keeps this list honest against
-# the locked virtualenv.
+# Top-level modules the baked project has or installs: a package of the same name would
+# shadow them on sys.path. tests/test_bake.py checks this against the locked virtualenv.
+# fmt: off
 TAKEN_MODULE_NAMES = {
     # the baked project's own packages
     "config", "tests", "test", "manage", "deploy",
-    # its locked dependencies (runtime, celery extra and dev group)
-    "django", "environ", "django_prometheus", "prometheus_client", "gunicorn",
-    "psycopg", "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions",
-    "celery", "kombu", "billiard", "vine", "amqp", "click", "click_didyoumean",
-    "click_repl", "click_plugins", "prompt_toolkit", "wcwidth", "dateutil", "six",
-    "tzdata", "tzlocal", "redis", "async_timeout",
-    "pytest", "_pytest", "pluggy", "iniconfig", "pygments", "pytest_django", "py",
-    "ruff", "colorama", "exceptiongroup", "tomli",
+    # runtime dependencies
+    "django", "environ", "django_prometheus", "prometheus_client", "gunicorn", "psycopg",
+    "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions", "tzdata",
+    # the celery extra
+    "celery", "kombu", "billiard", "vine", "amqp", "click", "click_didyoumean", "click_repl",
+    "click_plugins", "prompt_toolkit", "wcwidth", "dateutil", "six", "tzlocal", "redis",
+    "async_timeout",
+    # the dev group
+    "pytest", "_pytest", "pluggy", "iniconfig", "pygments", "pytest_django", "py", "ruff",
+    "colorama", "exceptiongroup", "tomli",
 }
+# fmt: on
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
@@ -40,9 +43,15 @@ def slug_problem(slug):
     if not slug:
         return "is empty; use lowercase letters, digits and underscores, e.g. my_service"
     if not (slug.isascii() and slug.isidentifier()):
-        return "must be a Python identifier: lowercase ASCII letters, digits and underscores, not starting with a digit"
+        return (
+            "must be a Python identifier: lowercase ASCII letters, digits and underscores,"
+            " not starting with a digit"
+        )
     if len(slug) > MAX_SLUG_LENGTH:
-        return f"is longer than {MAX_SLUG_LENGTH} characters; it names a package, the image and the database"
+        return (
+            f"is longer than {MAX_SLUG_LENGTH} characters;"
+            " it names a package, the image and the database"
+        )
     if slug != slug.lower():
         return "must be lowercase (PEP 8 package names)"
     if keyword.iskeyword(slug) or keyword.issoftkeyword(slug):
@@ -57,7 +66,10 @@ def slug_problem(slug):
 def domain_problem(domain):
     labels = domain.lower().split(".")
     if len(domain) > 253 or len(labels) < 2 or not all(HOST_LABEL.match(label) for label in labels):
-        return "must be a host name like example.com (letters, digits, hyphens, dots; no scheme or path)"
+        return (
+            "must be a host name like example.com"
+            " (letters, digits, hyphens, dots; no scheme or path)"
+        )
     return None
 
 

@@ -142,6 +142,30 @@ def test_baked_code_is_ruff_clean(bake, option_set):
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+def tool(name):
+    """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
+    return str(Path(sys.executable).parent / name)
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_baked_dockerfile_and_shell_scripts_pass_hadolint_and_shellcheck(bake, option_set):
+    project = bake(**OPTION_SETS[option_set])
+    for command in (
+        [tool("hadolint"), "Dockerfile"],
+        [tool("shellcheck"), "deploy/with-ca-bundle"],
+    ):
+        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_template_shell_scripts_pass_shellcheck():
+    scripts = [".ci/run", ".ci/provision-engine.sh", "tests/standins/build.sh"]
+    result = subprocess.run(
+        [tool("shellcheck"), *scripts], cwd=TEMPLATE, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout
+
+
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_baked_project_test_suite_passes(bake, option_set):
     project = synced(bake(**OPTION_SETS[option_set]))
@@ -268,3 +292,12 @@ def test_readme_and_ci_run_the_same_test_command():
     readme = (TEMPLATE / "README.md").read_text()
     command = re.search(r"```sh\n(?:.*\n)*?(python -m pytest.*)\n", readme).group(1)
     assert command in (TEMPLATE / ".ci/run").read_text()
+
+
+def test_template_python_is_ruff_clean():
+    """The hooks, tests and scripts; the baked sources are linted once rendered (above)."""
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = subprocess.run(
+            [sys.executable, "-m", "ruff", *command], cwd=TEMPLATE, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
