@@ -41,6 +41,24 @@ def synced(project):
     return project
 
 
+def run(command, cwd=None):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def cookiecutter_cli(output_dir, *answers, wrapper=()):
+    """The bake as a user types it: `cookiecutter --no-input TEMPLATE name=value ...`."""
+    return run(
+        [*wrapper, sys.executable, "-m", "cookiecutter", "--no-input",
+         "--output-dir", str(output_dir), str(TEMPLATE), *answers]
+    )  # fmt: skip
+
+
+def assert_ruff_clean(directory):
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = run([sys.executable, "-m", "ruff", *command], cwd=directory)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_every_answer_renders_without_leftover_template_syntax(bake, option_set, python_version):
@@ -134,12 +152,7 @@ def test_env_example_lists_every_variable_the_settings_read(bake):
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_baked_code_is_ruff_clean(bake, option_set):
-    project = bake(**OPTION_SETS[option_set])
-    for command in (["check", "."], ["format", "--check", "."]):
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command], cwd=project, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_ruff_clean(bake(**OPTION_SETS[option_set]))
 
 
 def tool(name):
@@ -154,15 +167,13 @@ def test_baked_dockerfile_and_shell_scripts_pass_hadolint_and_shellcheck(bake, o
         [tool("hadolint"), "Dockerfile"],
         [tool("shellcheck"), "deploy/with-ca-bundle"],
     ):
-        result = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        result = run(command, cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_template_shell_scripts_pass_shellcheck():
     scripts = [".ci/run", ".ci/provision-engine.sh", "tests/standins/build.sh"]
-    result = subprocess.run(
-        [tool("shellcheck"), *scripts], cwd=TEMPLATE, capture_output=True, text=True
-    )
+    result = run([tool("shellcheck"), *scripts], cwd=TEMPLATE)
     assert result.returncode == 0, result.stdout
 
 
@@ -176,22 +187,7 @@ def test_baked_project_test_suite_passes(bake, option_set):
 
 def test_bake_works_offline(tmp_path):
     """Networking off (a fresh network namespace): the bake needs no network and no Docker."""
-    result = subprocess.run(
-        [
-            "unshare",
-            "--net",
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--output-dir",
-            str(tmp_path),
-            str(TEMPLATE),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = cookiecutter_cli(tmp_path, wrapper=["unshare", "--net"])
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "my_service" / ".env").is_file()
 
@@ -207,10 +203,7 @@ def test_bake_works_offline(tmp_path):
 )
 def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
     project = bake(**answers)
-    result = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "."], cwd=project, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout
+    assert_ruff_clean(project)
     tomllib.loads((project / "pyproject.toml").read_text())
 
 
@@ -245,21 +238,7 @@ INVALID_ANSWERS = {
 def test_invalid_answer_aborts_with_one_clear_line_and_writes_nothing(tmp_path, answers, field):
     output = tmp_path / "out"
     output.mkdir()
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            "--no-input",
-            "--output-dir",
-            str(output),
-            str(TEMPLATE),
-            *(f"{name}={value}" for name, value in answers.items()),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = cookiecutter_cli(output, *(f"{name}={value}" for name, value in answers.items()))
     assert result.returncode != 0
     # Our hook's line comes first; cookiecutter's own choice check (python_version) says it last.
     lines = result.stderr.strip().splitlines()
@@ -296,8 +275,4 @@ def test_readme_and_ci_run_the_same_test_command():
 
 def test_template_python_is_ruff_clean():
     """The hooks, tests and scripts; the baked sources are linted once rendered (above)."""
-    for command in (["check", "."], ["format", "--check", "."]):
-        result = subprocess.run(
-            [sys.executable, "-m", "ruff", *command], cwd=TEMPLATE, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+    assert_ruff_clean(TEMPLATE)

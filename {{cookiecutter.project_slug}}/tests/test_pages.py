@@ -1,11 +1,12 @@
 import pytest
+from django.utils.html import escape
 
 
 @pytest.mark.django_db
-def test_home_page_renders_the_project_name(client):
+def test_home_page_renders_the_project_name(client, settings):
     response = client.get("/")
     assert response.status_code == 200
-    assert "<h1>{{ cookiecutter.project_name|e }}</h1>" in response.text
+    assert f"<h1>{escape(settings.PROJECT_NAME)}</h1>" in response.text
 
 
 @pytest.mark.django_db
