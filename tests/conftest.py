@@ -40,10 +40,28 @@ def docker_engine():
     """A running Docker engine. Missing: a failure in CI, a skip on a workstation."""
     probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if probe.returncode != 0:
-        message = f"no Docker engine: {probe.stderr.strip().splitlines()[-1:]}"
+        reason = (probe.stderr.strip().splitlines() or ["`docker info` failed"])[-1]
+        message = f"no Docker engine: {reason}"
         if os.environ.get("CI"):
             pytest.fail(message + " (CI must provision one: see .ci/run)")
         pytest.skip(message)
+
+
+# What a real working tree holds besides the code; .dockerignore must keep it out of images.
+LOCAL_STATE = [
+    ".git/config",
+    ".venv/pyvenv.cfg",
+    "db.sqlite3",
+    "__pycache__/stale.pyc",
+    "media/upload.txt",
+]
+
+
+def add_local_state(project):
+    for name in LOCAL_STATE:
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("local state, not for the image\n")
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +73,7 @@ def image(bake, docker_engine):
         key = (option_set, target)
         if key not in built:
             project = bake(**OPTION_SETS[option_set])
+            add_local_state(project)
             tag = f"django-docker-test/{option_set}-{target}:{uuid.uuid4().hex[:8]}"
             engine.build(project, tag, target=target)
             built[key] = tag

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests import engine
-from tests.conftest import OPTION_SETS
+from tests.conftest import LOCAL_STATE, OPTION_SETS
 from tests.engine import docker
 
 MINIMAL_PROD_ENV = {
@@ -143,6 +143,14 @@ def test_generated_secrets_stay_out_of_the_image(bake, image):
     assert secret_key not in history
     assert "BEGIN CERTIFICATE" not in history
     found = run_in_image(tag, "sh", "-c", "find / -xdev -name .env -o -name ca_bundle 2>/dev/null")
+    assert found.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("target", ["runtime", "dev"])
+def test_local_state_and_secrets_stay_out_of_the_build_context(image, target):
+    """The dev image copies the whole context, so it shows what .dockerignore lets through."""
+    paths = " ".join(["/app/.env", *(f"/app/{name}" for name in LOCAL_STATE)])
+    found = run_in_image(image("default", target=target), "sh", "-c", f"ls -d {paths} 2>/dev/null")
     assert found.stdout.strip() == ""
 
 
