@@ -4,14 +4,15 @@ Runs offline: no network, no Docker, no subprocess.
 """
 
 import secrets
+import shutil
 from pathlib import Path
 
 USE_CELERY = "{{ cookiecutter.use_celery }}" == "y"
 
-CELERY_FILES = [
+CELERY_PATHS = [
     "config/celery.py",
-    "{{ cookiecutter.project_slug }}/core/tasks.py",
-    "tests/test_tasks.py",
+    "{{ cookiecutter.project_slug }}/jobs",
+    "tests/test_jobs.py",
 ]
 
 
@@ -39,8 +40,9 @@ def write_env_file(project):
 
 def remove_disabled_features(project):
     if not USE_CELERY:
-        for name in CELERY_FILES:
-            (project / name).unlink()
+        for name in CELERY_PATHS:
+            path = project / name
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
 def main():

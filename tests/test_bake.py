@@ -14,7 +14,7 @@ from tests.conftest import OPTION_SETS
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
-CELERY_FILES = ["config/celery.py", "my_service/core/tasks.py", "tests/test_tasks.py"]
+CELERY_PATHS = ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"]
 
 
 def baked_files(project):
@@ -99,7 +99,7 @@ def test_default_bake_has_the_documented_layout(bake):
 @pytest.mark.parametrize("use_celery", ["y", "n"])
 def test_celery_files_exist_only_when_chosen(bake, use_celery):
     project = bake(use_celery=use_celery)
-    for name in CELERY_FILES:
+    for name in CELERY_PATHS:
         assert (project / name).exists() == (use_celery == "y"), name
     compose = (project / "compose.prod.yaml").read_text()
     assert ("worker:" in compose) == ("redis:" in compose) == (use_celery == "y")

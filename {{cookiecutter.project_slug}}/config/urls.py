@@ -5,11 +5,12 @@ health app's ProbeMiddleware, so that they work without the public Host name.
 """
 
 from django.contrib import admin
-from django.urls import path
-
-from {{ cookiecutter.project_slug }}.core.views import home
+from django.urls import include, path
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", include("{{ cookiecutter.project_slug }}.core.urls")),
     path("admin/", admin.site.urls),
+{%- if cookiecutter.use_celery == "y" %}
+    path("jobs/", include("{{ cookiecutter.project_slug }}.jobs.urls")),
+{%- endif %}
 ]

@@ -33,6 +33,9 @@ INSTALLED_APPS = [
     "django_prometheus",
     "{{ cookiecutter.project_slug }}.core",
     "{{ cookiecutter.project_slug }}.health",
+{%- if cookiecutter.use_celery == "y" %}
+    "{{ cookiecutter.project_slug }}.jobs",
+{%- endif %}
 ]
 
 MIDDLEWARE = [

@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from config.celery import app
-from {{ cookiecutter.project_slug }}.core.tasks import count_users
+from {{ cookiecutter.project_slug }}.jobs.tasks import count_users
 
 
 def test_celery_reads_its_configuration_from_django_settings(settings):
@@ -15,3 +15,7 @@ def test_count_users_task_runs(django_user_model):
     # apply() runs the task in this process: the broker round-trip is proven by the
     # template's stack tests, against a real Redis and worker.
     assert count_users.apply().get() == get_user_model().objects.count() == 1
+
+
+def test_starting_a_job_needs_post(client):
+    assert client.get("/jobs/count-users/").status_code == 405
