@@ -47,14 +47,37 @@ def running(image, env, *args):
         docker("rm", "--force", "--volumes", name, check=False)
 
 
-def get(url, headers=None, timeout=5):
-    """(status, body) of a GET; HTTP errors are answers too, not exceptions."""
-    request = urllib.request.Request(url, headers=headers or {})
+@dataclass
+class Response:
+    status: int
+    headers: dict
+    body: bytes
+
+    @property
+    def text(self):
+        return self.body.decode()
+
+
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args):
+        return None
+
+
+_opener = urllib.request.build_opener(NoRedirects)
+
+
+def request(url, method="GET", headers=None, timeout=5):
+    """One HTTP exchange, as is: redirects and error statuses are answers, not exceptions."""
+    outgoing = urllib.request.Request(url, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode()
+        with _opener.open(outgoing, timeout=timeout) as response:
+            return Response(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return Response(error.code, dict(error.headers), error.read())
+
+
+def get(url, headers=None, timeout=5):
+    return request(url, headers=headers, timeout=timeout)
 
 
 def poll(check, deadline, interval=0.05, what="condition"):

@@ -20,7 +20,7 @@ HEALTH_DEADLINE = 10  # seconds from `docker run` to the first 200
 
 
 def health_ok(container, path="/health/"):
-    return engine.get(container.base_url + path)[0] == 200
+    return engine.get(container.base_url + path).status == 200
 
 
 @pytest.fixture(scope="module", params=OPTION_SETS)
@@ -48,8 +48,8 @@ def run_in_image(tag, *command, env=None):
 
 def test_runtime_answers_health_within_the_deadline(web):
     assert web.seconds_to_health < HEALTH_DEADLINE
-    status, body = engine.get(web.base_url + "/health/ready/")
-    assert (status, body) == (200, '{"status": "ok", "database": "ok"}')
+    ready = engine.get(web.base_url + "/health/ready/")
+    assert (ready.status, ready.text) == (200, '{"status": "ok", "database": "ok"}')
 
 
 def test_runtime_runs_as_a_numeric_non_root_user(web, image, option_set):
@@ -90,7 +90,7 @@ def test_docker_healthcheck_reports_healthy(web):
 
 def test_metrics_count_requests_served_by_every_worker(web):
     def counted():
-        body = engine.get(web.base_url + "/metrics")[1]
+        body = engine.get(web.base_url + "/metrics").text
         return float(
             re.search(r"^django_http_requests_before_middlewares_total (\S+)", body, re.M)[1]
         )

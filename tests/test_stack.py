@@ -1,0 +1,225 @@
+"""Stack stage: the baked compose stacks, up for real, seen from outside through nginx."""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests import engine
+from tests.conftest import OPTION_SETS
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+ARTIFACTS = TEMPLATE / "artifacts"
+PUBLIC_HOST = "example.com"  # the default domain_name
+# What a TLS-terminating load balancer in front of nginx adds.
+VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+# Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    project: Path
+    compose_file: str
+    env: dict
+    base_url: str
+
+    def compose(self, *args, check=True, timeout=300):
+        result = subprocess.run(
+            ["docker", "compose", "-f", self.compose_file, *args],
+            cwd=self.project, env={**os.environ, **self.env},
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"docker compose {' '.join(args)}:\n{result.stdout}{result.stderr}"
+            )
+        return result
+
+    def container(self, service):
+        return self.compose("ps", "--all", "--quiet", service).stdout.split()
+
+    def get(self, path, headers=VIA_HTTPS, method="GET"):
+        return engine.request(self.base_url + path, method=method, headers=headers)
+
+
+def stack_up(project, compose_file, env):
+    """Bring a stack up with prebuilt images (nothing is pulled) and wait for health;
+    always take it down again, volumes included."""
+    port = free_port()
+    env = {"COMPOSE_PROJECT_NAME": f"ddtest-{uuid.uuid4().hex[:8]}", "HTTP_ADDRESS": "127.0.0.1",
+           "HTTP_PORT": str(port), "DEV_PORT": str(port), **env}  # fmt: skip
+    stack = Stack(project, compose_file, env, f"http://127.0.0.1:{port}")
+    try:
+        stack.compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+
+
+@pytest.fixture(scope="module", params=OPTION_SETS)
+def option_set(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def prod(bake, image, option_set):
+    """compose.prod.yaml up: nginx → gunicorn → Postgres (and Redis + worker with Celery)."""
+    project = bake(**OPTION_SETS[option_set])
+    env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx")}
+    yield from stack_up(project, "compose.prod.yaml", env)
+
+
+def test_probes_answer_through_nginx(prod):
+    assert prod.get("/health/").status == 200
+    ready = prod.get("/health/ready/")
+    assert (ready.status, json.loads(ready.body)) == (200, {"status": "ok", "database": "ok"})
+
+
+def test_home_page_renders_from_postgres_through_nginx(prod):
+    home = prod.get("/")
+    assert home.status == 200
+    assert "0 users so far" in home.text
+
+
+def test_forwarded_https_is_honoured_and_plain_http_is_redirected(prod):
+    assert prod.get("/", headers=VIA_HTTPS).status == 200
+    redirect = prod.get("/", headers={"Host": PUBLIC_HOST})
+    assert redirect.status == 301
+    assert redirect.headers["Location"] == f"https://{PUBLIC_HOST}/"
+
+
+def test_unknown_host_gets_no_answer(prod):
+    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=5)
+    connection.request("GET", "/", headers={"Host": "attacker.example"})
+    with pytest.raises(http.client.RemoteDisconnected):
+        connection.getresponse()
+
+
+def test_metrics_are_not_public(prod):
+    assert prod.get("/metrics").status == 404
+
+
+def test_static_files_come_from_nginx_cached_and_compressed(prod):
+    login = prod.get("/admin/login/").text
+    stylesheet = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', login)[1]
+    css = prod.get(stylesheet, headers={**VIA_HTTPS, "Accept-Encoding": "gzip"})
+    assert css.status == 200
+    assert css.headers["Server"] == "nginx"
+    assert css.headers["Content-Encoding"] == "gzip"
+    assert "max-age=31536000" in css.headers["Cache-Control"]
+    assert "immutable" in css.headers["Cache-Control"]
+
+
+def test_admin_login_is_styled_in_a_real_browser(prod, option_set):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / f"admin-login-{option_set}.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_FLAGS
+        )
+        try:
+            context = browser.new_context(extra_http_headers={"X-Forwarded-Proto": "https"})
+            page = context.new_page()
+            page.goto(prod.base_url.replace("127.0.0.1", "localhost") + "/admin/login/")
+            header = page.eval_on_selector("#header", "e => getComputedStyle(e).backgroundColor")
+            button = page.eval_on_selector("input[type=submit]", "e => getComputedStyle(e).cursor")
+            page.screenshot(path=screenshot, full_page=True)
+        finally:
+            browser.close()
+    # Unstyled, the header is transparent and the button keeps the default cursor.
+    assert header not in ("rgba(0, 0, 0, 0)", "transparent")
+    assert button == "pointer"
+    assert screenshot.stat().st_size > 5000
+
+
+def test_nginx_config_passes_nginx_t(prod):
+    result = prod.compose("exec", "nginx", "nginx", "-t", check=False)
+    assert result.returncode == 0, result.stderr
+    assert "test is successful" in result.stderr
+
+
+def test_migrations_ran_once_as_a_one_off_and_exited_zero(prod):
+    (migrate,) = prod.container("migrate")
+    state = engine.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", migrate).stdout
+    assert state.split() == ["exited", "0"]
+    web_command = engine.docker("inspect", "-f", "{{json .Config.Cmd}}", *prod.container("web"))
+    assert "migrate" not in web_command.stdout
+
+
+def test_web_runs_non_root_read_only_without_capabilities(prod):
+    (web,) = prod.container("web")
+    config = json.loads(engine.docker("inspect", web).stdout)[0]["HostConfig"]
+    assert config["ReadonlyRootfs"] is True
+    assert config["CapDrop"] == ["ALL"] and not config["CapAdd"]
+    assert "no-new-privileges:true" in config["SecurityOpt"]
+    assert config["Init"] is True
+    inside = engine.docker(
+        "exec", web, "sh", "-c",
+        "id -u; grep CapEff /proc/1/status; grep CapEff /proc/self/status; touch /app/x 2>&1; true",
+    ).stdout  # fmt: skip
+    uid, pid1_caps, own_caps, touch = inside.strip().splitlines()
+    assert uid == "10001"
+    assert pid1_caps.split()[1] == own_caps.split()[1] == "0000000000000000"
+    assert "Read-only file system" in touch
+
+
+def test_background_job_runs_on_the_worker(prod, option_set):
+    if option_set != "celery":
+        assert prod.get("/jobs/count-users/", method="POST").status == 404
+        return
+    started = engine.request(prod.base_url + "/jobs/count-users/", method="POST", headers=VIA_HTTPS)
+    assert started.status == 202
+    status_url = json.loads(started.body)["status_url"]
+
+    def finished():
+        job = json.loads(prod.get(status_url).body)
+        return job if job["state"] == "SUCCESS" else None
+
+    assert engine.poll(finished, 30, interval=0.2, what="job SUCCESS")["result"] == 0
+    (worker,) = prod.container("worker")
+    assert "count_users" in engine.docker("logs", worker).stderr
+
+
+@pytest.fixture(scope="module")
+def dev(bake, image, tmp_path_factory):
+    """compose.yaml up on a checkout owned by an ordinary user (uid 1000)."""
+    project = Path(shutil.copytree(bake(), tmp_path_factory.mktemp("dev") / "checkout"))
+    subprocess.run(["chown", "-R", "1000:1000", project], check=True)
+    env = {"DEV_IMAGE": image("default", target="dev"), "DEV_UID": "1000", "DEV_GID": "1000"}
+    yield from stack_up(project, "compose.yaml", env)
+
+
+def test_dev_stack_reloads_edited_code_without_a_rebuild(dev):
+    def home_says(text):
+        return lambda: text in dev.get("/", headers={"Host": "localhost"}).text
+
+    engine.poll(home_says("It works."), 60, interval=0.2, what="dev home page")
+    views = dev.project / "my_service/core/views.py"
+    views.write_text(views.read_text().replace("settings.PROJECT_NAME", '"Edited live"'))
+    engine.poll(home_says("<h1>Edited live</h1>"), 30, interval=0.2, what="reloaded view")
+
+
+def test_dev_stack_writes_files_as_the_user(dev):
+    dev.compose("exec", "web", "python", "manage.py", "makemigrations", "core", "--empty")
+    (migration,) = (dev.project / "my_service/core/migrations").glob("0001_*.py")
+    assert migration.stat().st_uid == 1000
