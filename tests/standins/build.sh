@@ -7,18 +7,49 @@ set -euo pipefail
 
 mirror=http://deb.debian.org/debian
 cache=${STANDIN_CACHE:-/var/cache/django-docker-standins}
-mkdir -p "$cache"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+mkdir -p "$cache/debs"
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
-# A minbase root with the given packages; the debootstrap tarball is cached so a second
-# machine run only re-imports.
+# A minbase root with the given packages, built under $cache. The downloaded .debs stay in
+# $cache/debs, so the images share the base system's and a rebuild downloads nothing new;
+# the root itself keeps no package files, docs, translations or apt lists, as the official
+# slim Debian bases do not.
 make_rootfs() {
   local root=$1 packages=$2
   rm -rf "$root"
-  debootstrap --variant=minbase --include="$packages" trixie "$root" "$mirror" >/dev/null
+  debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" trixie \
+    "$root" "$mirror" >/dev/null
+  find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias \
+    -exec rm -rf '{}' +
   rm -rf "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* "$root"/usr/share/man/* \
-    "$root"/var/cache/apt/*.bin
+    "$root"/usr/share/info/* "$root"/var/cache/apt/*.bin "$root"/var/cache/apt/archives/*.deb \
+    "$root"/var/cache/debconf/*-old "$root"/var/lib/dpkg/*-old "$root"/var/log/*.log
+}
+
+# The root, imported under the official tag with the given Dockerfile instructions. This
+# engine's `docker import -c` refuses STOPSIGNAL, so an image that needs one gets it from a
+# build FROM the import (metadata only: the layer is shared, nothing is pulled).
+import_rootfs() {
+  local root=$1 tag=$2
+  shift 2
+  local changes=(-c 'ENV LANG=C.UTF-8') late=() change
+  for change in "$@"; do
+    case $change in
+      STOPSIGNAL*) late+=("$change") ;;
+      *) changes+=(-c "$change") ;;
+    esac
+  done
+  if [ ${#late[@]} -eq 0 ]; then
+    tar -C "$root" -c . | docker import "${changes[@]}" - "$tag" >/dev/null
+  else
+    tar -C "$root" -c . | docker import "${changes[@]}" - "$tag-rootfs" >/dev/null
+    printf '%s\n' "FROM $tag-rootfs" "${late[@]}" | docker build --quiet --tag "$tag" - >/dev/null
+    docker image rm "$tag-rootfs" >/dev/null
+  fi
+  rm -rf "$root"
+  echo "built stand-in $tag"
 }
 
 # python:<v>-slim: the interpreter, venv support and pip in /usr/local (where the official
@@ -32,9 +63,75 @@ build_python() {
   wheel=$(cd "$root" && ls usr/share/python-wheels/pip-*.whl)
   # Debian's pip defaults a root install to /usr/local, like the official image.
   chroot "$root" python3 "/$wheel/pip" install --quiet --no-index --root-user-action=ignore "/$wheel"
-  tar -C "$root" -c . | docker import -c 'ENV LANG=C.UTF-8' -c 'CMD ["python3"]' - "$tag" >/dev/null
-  rm -rf "$root"
-  echo "built stand-in $tag"
+  import_rootfs "$root" "$tag" 'CMD ["python3"]'
+}
+
+# postgres:17: Debian's server behind an entrypoint that speaks the official image's
+# POSTGRES_* interface, drops root itself (setpriv: gosu is not in Debian's base) and
+# stops fast on the official STOPSIGNAL, SIGINT.
+build_postgres() {
+  local tag=postgres:17 root="$cache/postgres" bin=/usr/lib/postgresql/17/bin
+  have_image "$tag" && return
+  make_rootfs "$root" postgresql-17
+  # The package's postinst made a cluster of its own; the entrypoint makes ours in PGDATA.
+  rm -rf "$root"/var/lib/postgresql/17 "$root"/etc/postgresql/17
+  # No baked-in private key shared by every container (ssl stays off, as officially).
+  rm -f "$root"/etc/ssl/private/ssl-cert-snakeoil.key "$root"/etc/ssl/certs/ssl-cert-snakeoil.pem
+  # JIT is optional by design (without llvmjit.so the server quietly runs without it), and
+  # LLVM with its bitcode is 150 MB, more than the rest of the server.
+  rm -rf "$root"/usr/lib/postgresql/17/lib/llvmjit* "$root"/usr/lib/postgresql/17/lib/bitcode \
+    "$root"/usr/lib/x86_64-linux-gnu/libLLVM*
+  # Every cluster initdb makes listens on all addresses, as in the official image.
+  sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/" \
+    "$root"/usr/share/postgresql/17/postgresql.conf.sample
+  install -d -m 0755 "$root"/docker-entrypoint-initdb.d
+  # Modes as officially: 1777 lets a container started with --user initialise a new volume.
+  chroot "$root" install -d -o postgres -g postgres -m 1777 /var/lib/postgresql/data
+  chroot "$root" install -d -o postgres -g postgres -m 3775 /var/run/postgresql
+  install -m 0755 "$here/postgres-entrypoint.sh" "$root"/usr/local/bin/docker-entrypoint.sh
+  import_rootfs "$root" "$tag" \
+    "ENV PATH=$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    'ENV PG_MAJOR=17' 'ENV PGDATA=/var/lib/postgresql/data' \
+    'VOLUME /var/lib/postgresql/data' 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
+    'STOPSIGNAL SIGINT' 'EXPOSE 5432' 'CMD ["postgres"]'
+}
+
+# nginx:1.28: Debian's nginx (1.26) laid out as the official image is: an nginx user, its
+# nginx.conf and default.conf, logs to the container's stdout/stderr, temporary files under
+# /var/cache/nginx, so that it runs on a read-only root. curl and bash, as officially.
+build_nginx() {
+  local tag=nginx:1.28 root="$cache/nginx"
+  have_image "$tag" && return
+  make_rootfs "$root" nginx,curl,ca-certificates
+  chroot "$root" groupadd --system --gid 101 nginx
+  chroot "$root" useradd --system --gid nginx --no-create-home --home-dir /nonexistent \
+    --comment "nginx user" --shell /bin/false --uid 101 nginx
+  rm -rf "$root"/etc/nginx/sites-* "$root"/etc/nginx/modules-* "$root"/var/www \
+    "$root"/etc/nginx/conf.d/* "$root"/var/log/nginx/* "$root"/var/lib/nginx/*
+  ln -s /usr/lib/nginx/modules "$root"/etc/nginx/modules
+  ln -s /dev/stdout "$root"/var/log/nginx/access.log
+  ln -s /dev/stderr "$root"/var/log/nginx/error.log
+  install -d -m 0755 "$root"/var/cache/nginx
+  install -m 0644 "$here/nginx.conf" "$root"/etc/nginx/nginx.conf
+  install -m 0644 "$here/nginx-default.conf" "$root"/etc/nginx/conf.d/default.conf
+  install -m 0644 "$here/nginx-50x.html" "$root"/usr/share/nginx/html/50x.html
+  import_rootfs "$root" "$tag" 'EXPOSE 80' 'STOPSIGNAL SIGQUIT' \
+    'CMD ["nginx", "-g", "daemon off;"]'
+}
+
+# redis:8: Debian's redis-server run as the redis user in /data, reachable from other
+# containers without a config file, as the official image is.
+build_redis() {
+  local tag=redis:8 root="$cache/redis"
+  have_image "$tag" && return
+  make_rootfs "$root" redis-server
+  chroot "$root" install -d -o redis -g redis -m 0755 /data
+  install -m 0755 "$here/redis-entrypoint.sh" "$root"/usr/local/bin/docker-entrypoint.sh
+  import_rootfs "$root" "$tag" 'VOLUME /data' 'WORKDIR /data' \
+    'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'EXPOSE 6379' 'CMD ["redis-server"]'
 }
 
 build_python
+build_postgres
+build_nginx
+build_redis
