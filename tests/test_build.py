@@ -1,9 +1,11 @@
 """Build stage: build the baked project's images on a real engine, run them, look inside."""
 
+import os
 import re
 import secrets
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -161,13 +163,35 @@ def test_baked_test_suite_passes_in_the_dev_image(image, option_set):
     assert " passed" in result.stdout
 
 
+def compose(project, compose_file, *args, env=None):
+    return subprocess.run(
+        ["docker", "compose", "-f", compose_file, *args],
+        cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
 def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
-    project = bake(**OPTION_SETS[option_set])
-    result = subprocess.run(
-        ["docker", "compose", "-f", compose_file, "config", "--quiet"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-    )
+    result = compose(bake(**OPTION_SETS[option_set]), compose_file, "config", "--quiet")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
+def test_compose_builds_its_images_behind_a_tls_proxy(bake, docker_engine, compose_file):
+    """`CA_BUNDLE=... docker compose build`, as a user behind a corporate proxy runs it."""
+    tag = uuid.uuid4().hex[:8]
+    images = {name: f"django-docker-test/compose-{name.lower()}:{tag}"
+              for name in ("APP_IMAGE", "PROXY_IMAGE", "DEV_IMAGE")}  # fmt: skip
+    env = {"CA_BUNDLE": str(engine.CA_BUNDLE), **images}
+    try:
+        # --no-cache: every download really happens, through the proxy, with the bundle.
+        result = compose(bake(), compose_file, "build", "--no-cache", env=env)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        built = [
+            image
+            for image in images.values()
+            if docker("image", "inspect", image, check=False).returncode == 0
+        ]
+        assert len(built) == (1 if compose_file == "compose.yaml" else 2)
+    finally:
+        docker("rmi", "--force", *images.values(), check=False)
