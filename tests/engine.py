@@ -1,5 +1,6 @@
 """Thin helpers over the docker CLI, the interface users have too."""
 
+import os
 import subprocess
 import time
 import urllib.error
@@ -17,6 +18,18 @@ def docker(*args, check=True, timeout=600):
     result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def compose(project, compose_file, *args, env=None, check=False, timeout=600):
+    """`docker compose -f FILE ARGS` in a baked project, with extra environment variables."""
+    result = subprocess.run(
+        ["docker", "compose", "-f", compose_file, *args],
+        cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker compose {' '.join(args)}:\n{result.stdout}{result.stderr}")
     return result
 
 

@@ -1,9 +1,7 @@
 """Build stage: build the baked project's images on a real engine, run them, look inside."""
 
-import os
 import re
 import secrets
-import subprocess
 import time
 import uuid
 
@@ -163,16 +161,9 @@ def test_baked_test_suite_passes_in_the_dev_image(image, option_set):
     assert " passed" in result.stdout
 
 
-def compose(project, compose_file, *args, env=None):
-    return subprocess.run(
-        ["docker", "compose", "-f", compose_file, *args],
-        cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
 def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
-    result = compose(bake(**OPTION_SETS[option_set]), compose_file, "config", "--quiet")
+    result = engine.compose(bake(**OPTION_SETS[option_set]), compose_file, "config", "--quiet")
     assert result.returncode == 0, result.stderr
 
 
@@ -185,7 +176,7 @@ def test_compose_builds_its_images_behind_a_tls_proxy(bake, docker_engine, compo
     env = {"CA_BUNDLE": str(engine.CA_BUNDLE), **images}
     try:
         # --no-cache: every download really happens, through the proxy, with the bundle.
-        result = compose(bake(), compose_file, "build", "--no-cache", env=env)
+        result = engine.compose(bake(), compose_file, "build", "--no-cache", env=env)
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         built = [
             image

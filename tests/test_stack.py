@@ -2,7 +2,6 @@
 
 import http.client
 import json
-import os
 import re
 import shutil
 import socket
@@ -41,17 +40,8 @@ class Stack:
     env: dict
     base_url: str
 
-    def compose(self, *args, check=True, timeout=300):
-        result = subprocess.run(
-            ["docker", "compose", "-f", self.compose_file, *args],
-            cwd=self.project, env={**os.environ, **self.env},
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"docker compose {' '.join(args)}:\n{result.stdout}{result.stderr}"
-            )
-        return result
+    def compose(self, *args, check=True):
+        return engine.compose(self.project, self.compose_file, *args, env=self.env, check=check)
 
     def container(self, service):
         return self.compose("ps", "--all", "--quiet", service).stdout.split()
