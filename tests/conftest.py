@@ -23,6 +23,12 @@ def pytest_collection_modifyitems(items):
         item.add_marker(stage)
 
 
+@pytest.fixture(scope="module", params=OPTION_SETS)
+def option_set(request):
+    """Each option set in turn, for a whole module: its images and stacks are reused."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def bake(cookies_session):
     """Bake the template with some answers; fail with cookiecutter's error if it cannot."""
@@ -66,7 +72,8 @@ def add_local_state(project):
 
 @pytest.fixture(scope="session")
 def image(bake, docker_engine):
-    """The runtime image baked with an option set, built once per session and removed after."""
+    """An image (Dockerfile target) of the project baked with an option set: built once
+    per session, from a working tree with local state in it, and removed at the end."""
     built = {}
 
     def image_for(option_set, target="runtime"):

@@ -19,13 +19,8 @@ MINIMAL_PROD_ENV = {
 HEALTH_DEADLINE = 10  # seconds from `docker run` to the first 200
 
 
-def health_ok(container, path="/health/"):
-    return engine.get(container.base_url + path).status == 200
-
-
-@pytest.fixture(scope="module", params=OPTION_SETS)
-def option_set(request):
-    return request.param
+def health_ok(container):
+    return engine.get(container.base_url + "/health/").status == 200
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +34,30 @@ def web(image, option_set):
         yield container
 
 
-def run_in_image(tag, *command, env=None):
-    env_args = [f"--env={name}={value}" for name, value in (env or {}).items()]
-    return docker(
-        "run", "--rm", *env_args, "--entrypoint", command[0], tag, *command[1:], check=False
-    )
+def wait_until_docker_reports_healthy(container):
+    def healthy():
+        status = docker("inspect", "-f", "{{.State.Health.Status}}", container.name).stdout
+        return status.strip() == "healthy"
+
+    engine.poll(healthy, 40, interval=0.5, what="HEALTHCHECK healthy")
+
+
+def run_in_image(tag, *command):
+    return docker("run", "--rm", "--entrypoint", command[0], tag, *command[1:], check=False)
 
 
 def test_runtime_answers_health_within_the_deadline(web):
     assert web.seconds_to_health < HEALTH_DEADLINE
     ready = engine.get(web.base_url + "/health/ready/")
     assert (ready.status, ready.text) == (200, '{"status": "ok", "database": "ok"}')
+
+
+def test_runtime_starts_without_errors_in_its_log(web):
+    # By the time Docker has seen a passing HEALTHCHECK, start-up is well over.
+    wait_until_docker_reports_healthy(web)
+    log = docker("logs", web.name).stderr
+    assert "Booting worker" in log
+    assert "[ERROR]" not in log and "Traceback" not in log
 
 
 def test_runtime_runs_as_a_numeric_non_root_user(web, image, option_set):
@@ -79,13 +87,7 @@ def test_runtime_passes_the_deployment_checklist(web):
 
 
 def test_docker_healthcheck_reports_healthy(web):
-    def status():
-        return (
-            docker("inspect", "-f", "{{.State.Health.Status}}", web.name).stdout.strip()
-            == "healthy"
-        )
-
-    engine.poll(status, 40, interval=0.5, what="HEALTHCHECK healthy")
+    wait_until_docker_reports_healthy(web)
 
 
 def test_metrics_count_requests_served_by_every_worker(web):

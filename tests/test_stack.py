@@ -64,11 +64,6 @@ def stack_up(project, compose_file, env):
         stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
 
 
-@pytest.fixture(scope="module", params=OPTION_SETS)
-def option_set(request):
-    return request.param
-
-
 @pytest.fixture(scope="module")
 def prod(bake, image, option_set):
     """compose.prod.yaml up: nginx → gunicorn → Postgres (and Redis + worker with Celery)."""

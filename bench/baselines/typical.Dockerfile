@@ -9,8 +9,11 @@ FROM python:3.13-slim AS builder
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1
 
+# `apt-get clean` is a no-op on Docker Hub's python image (its apt is configured to drop
+# downloaded packages); the local stand-in lacks that setting, so it is said explicitly.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends build-essential libpq-dev \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 RUN python -m venv /opt/venv
@@ -32,6 +35,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libpq5 curl \
+    && apt-get clean \
     && rm -rf /var/lib/apt/lists/*
 
 RUN useradd --create-home appuser

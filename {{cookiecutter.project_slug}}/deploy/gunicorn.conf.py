@@ -45,6 +45,10 @@ graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 8))
 # nginx is about to reuse.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
 
+# No runtime control socket (gunicornc): nothing here uses it, and the app user has no
+# home directory to keep it in.
+control_socket_disable = True
+
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
