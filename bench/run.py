@@ -812,28 +812,17 @@ def machine():
 # ---- report ------------------------------------------------------------------------------------
 
 
-def fmt_seconds(value):
-    return f"{value:.2f}"
+def formatter(spec, unit=1):
+    """A cell formatter: the value in `unit`s, with a format() spec."""
+    return lambda value: format(value / unit if unit != 1 else value, spec)
 
 
-def fmt_mb(value):
-    return f"{value / MB:.1f}"
-
-
-def fmt_mib(value):
-    return f"{value / MIB:.0f}"
-
-
-def fmt_ms(value):
-    return f"{value:.1f}"
-
-
-def fmt_rps(value):
-    return f"{value:.0f}"
-
-
-def fmt_int(value):
-    return f"{value:d}"
+fmt_seconds = formatter(".2f")
+fmt_mb = formatter(".1f", MB)
+fmt_mib = formatter(".0f", MIB)
+fmt_ms = formatter(".1f")
+fmt_rps = formatter(".0f")
+fmt_int = formatter("d")
 
 
 def ratio(a, b):
