@@ -332,12 +332,12 @@ def wait_until_serving(base_url, deadline=120):
     """Liveness and readiness answer, and the home page renders from the database."""
     for path in ("/health/", "/health/ready/"):
         engine.poll(
-            lambda path=path: engine.get(base_url + path, VIA_HTTPS, timeout=2).status == 200,
+            lambda path=path: engine.request(base_url + path, VIA_HTTPS, timeout=2).status == 200,
             deadline,
             interval=0.1,
             what=f"200 from {path}",
         )
-    home = engine.get(base_url + "/", headers=VIA_HTTPS)
+    home = engine.request(base_url + "/", headers=VIA_HTTPS)
     if home.status != 200 or "users so far" not in home.text:
         raise RuntimeError(f"home page at {base_url}: {home.status} {home.text[:300]!r}")
 

@@ -3,10 +3,13 @@
 import os
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
 from tests import engine
+
+TEMPLATE = Path(__file__).resolve().parent.parent
 
 # The option sets that change the baked project; every other answer is covered by bake
 # tests alone. Keys name them in test ids.

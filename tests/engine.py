@@ -51,8 +51,8 @@ class Container:
 def running(image, env, *args):
     """A detached container of `image`, its port 8000 published on a free loopback port."""
     env_args = [f"--env={name}={value}" for name, value in env.items()]
-    name = docker("run", "--detach", "--publish=127.0.0.1::8000", *env_args, *args, image).stdout
-    name = name.strip()
+    run = docker("run", "--detach", "--publish=127.0.0.1::8000", *env_args, *args, image)
+    name = run.stdout.strip()
     try:
         port = docker("port", name, "8000/tcp").stdout.split(":")[-1].strip()
         yield Container(name, f"http://127.0.0.1:{port}")
@@ -87,10 +87,6 @@ def request(url, method="GET", headers=None, timeout=5):
             return Response(response.status, dict(response.headers), response.read())
     except urllib.error.HTTPError as error:
         return Response(error.code, dict(error.headers), error.read())
-
-
-def get(url, headers=None, timeout=5):
-    return request(url, headers=headers, timeout=timeout)
 
 
 def poll(check, deadline, interval=0.05, what="condition"):

@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 import uv
 
-from tests.conftest import OPTION_SETS
+from tests.conftest import OPTION_SETS, TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parent.parent
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
 CELERY_PATHS = ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"]
 

@@ -20,7 +20,7 @@ HEALTH_DEADLINE = 10  # seconds from `docker run` to the first 200
 
 
 def health_ok(container):
-    return engine.get(container.base_url + "/health/").status == 200
+    return engine.request(container.base_url + "/health/").status == 200
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def run_in_image(tag, *command):
 
 def test_runtime_answers_health_within_the_deadline(web):
     assert web.seconds_to_health < HEALTH_DEADLINE
-    ready = engine.get(web.base_url + "/health/ready/")
+    ready = engine.request(web.base_url + "/health/ready/")
     assert (ready.status, ready.text) == (200, '{"status": "ok", "database": "ok"}')
 
 
@@ -92,14 +92,14 @@ def test_docker_healthcheck_reports_healthy(web):
 
 def test_metrics_count_requests_served_by_every_worker(web):
     def counted():
-        body = engine.get(web.base_url + "/metrics").text
+        body = engine.request(web.base_url + "/metrics").text
         return float(
             re.search(r"^django_http_requests_before_middlewares_total (\S+)", body, re.M)[1]
         )
 
     before = counted()
     for _ in range(30):
-        engine.get(web.base_url + "/health/")
+        engine.request(web.base_url + "/health/")
     # The scrape itself counts too: a per-worker figure would lag far behind with 3 workers.
     assert counted() >= before + 30
     workers = web.exec("sh", "-c", "ls /dev/shm/prometheus | grep -c counter_").stdout

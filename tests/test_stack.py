@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests import engine
-from tests.conftest import OPTION_SETS
+from tests.conftest import OPTION_SETS, TEMPLATE
 
-TEMPLATE = Path(__file__).resolve().parent.parent
 ARTIFACTS = TEMPLATE / "artifacts"
 PUBLIC_HOST = "example.com"  # the default domain_name
 # What a TLS-terminating load balancer in front of nginx adds.
@@ -172,7 +171,7 @@ def test_background_job_runs_on_the_worker(prod, option_set):
     if option_set != "celery":
         assert prod.get("/jobs/count-users/", method="POST").status == 404
         return
-    started = engine.request(prod.base_url + "/jobs/count-users/", method="POST", headers=VIA_HTTPS)
+    started = prod.get("/jobs/count-users/", method="POST")
     assert started.status == 202
     status_url = json.loads(started.body)["status_url"]
 
