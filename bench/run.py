@@ -332,7 +332,9 @@ def wait_until_serving(base_url, deadline=120):
     """Liveness and readiness answer, and the home page renders from the database."""
     for path in ("/health/", "/health/ready/"):
         engine.poll(
-            lambda path=path: engine.request(base_url + path, VIA_HTTPS, timeout=2).status == 200,
+            lambda path=path: (
+                engine.request(base_url + path, headers=VIA_HTTPS, timeout=2).status == 200
+            ),
             deadline,
             interval=0.1,
             what=f"200 from {path}",
