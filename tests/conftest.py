@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import engine
+from tests.stacks import stack_up
 
 TEMPLATE = Path(__file__).resolve().parent.parent
 
@@ -20,9 +21,10 @@ OPTION_SETS = {
 
 
 def pytest_collection_modifyitems(items):
-    """Mark each test with its stage (its module), so `-m bake` or `-m build` selects it."""
+    """Mark each test with its stage, the first word of its module's name after `test_`
+    (test_scale_swarm.py: scale), so `-m bake` or `-m scale` selects it."""
     for item in items:
-        stage = item.module.__name__.rpartition("test_")[2]
+        stage = item.module.__name__.rpartition("test_")[2].partition("_")[0]
         item.add_marker(stage)
 
 
@@ -92,3 +94,12 @@ def image(bake, docker_engine):
     yield image_for
     for tag in built.values():
         engine.docker("rmi", "--force", tag, check=False)
+
+
+@pytest.fixture(scope="module")
+def prod(bake, image, option_set):
+    """compose.prod.yaml up, one stack per test module: nginx → gunicorn → Postgres (and
+    Redis + worker with Celery)."""
+    project = bake(**OPTION_SETS[option_set])
+    env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx")}
+    yield from stack_up(project, "compose.prod.yaml", env)

@@ -79,9 +79,9 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(NoRedirects)
 
 
-def request(url, method="GET", headers=None, timeout=5):
+def request(url, method="GET", headers=None, data=None, timeout=5):
     """One HTTP exchange, as is: redirects and error statuses are answers, not exceptions."""
-    outgoing = urllib.request.Request(url, method=method, headers=headers or {})
+    outgoing = urllib.request.Request(url, data, headers or {}, method=method)
     try:
         with _opener.open(outgoing, timeout=timeout) as response:
             return Response(response.status, dict(response.headers), response.read())

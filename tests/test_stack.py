@@ -4,71 +4,21 @@ import http.client
 import json
 import re
 import shutil
-import socket
 import subprocess
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests import engine
-from tests.conftest import OPTION_SETS, TEMPLATE
+from tests.conftest import TEMPLATE
+from tests.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
 
 ARTIFACTS = TEMPLATE / "artifacts"
-PUBLIC_HOST = "example.com"  # the default domain_name
-# What a TLS-terminating load balancer in front of nginx adds.
-VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
 # Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Stack:
-    project: Path
-    compose_file: str
-    env: dict
-    base_url: str
-
-    def compose(self, *args, check=True):
-        return engine.compose(self.project, self.compose_file, *args, env=self.env, check=check)
-
-    def container(self, service):
-        return self.compose("ps", "--all", "--quiet", service).stdout.split()
-
-    def get(self, path, headers=VIA_HTTPS, method="GET"):
-        return engine.request(self.base_url + path, method=method, headers=headers)
-
-
-def stack_up(project, compose_file, env):
-    """Bring a stack up with prebuilt images (nothing is pulled) and wait for health;
-    always take it down again, volumes included."""
-    port = free_port()
-    env = {"COMPOSE_PROJECT_NAME": f"ddtest-{uuid.uuid4().hex[:8]}", "HTTP_ADDRESS": "127.0.0.1",
-           "HTTP_PORT": str(port), "DEV_PORT": str(port), **env}  # fmt: skip
-    stack = Stack(project, compose_file, env, f"http://127.0.0.1:{port}")
-    try:
-        stack.compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
-        yield stack
-    finally:
-        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
-
-
-@pytest.fixture(scope="module")
-def prod(bake, image, option_set):
-    """compose.prod.yaml up: nginx → gunicorn → Postgres (and Redis + worker with Celery)."""
-    project = bake(**OPTION_SETS[option_set])
-    env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx")}
-    yield from stack_up(project, "compose.prod.yaml", env)
 
 
 def test_probes_answer_through_nginx(prod):
@@ -95,6 +45,16 @@ def test_unknown_host_gets_no_answer(prod):
     connection.request("GET", "/", headers={"Host": "attacker.example"})
     with pytest.raises(http.client.RemoteDisconnected):
         connection.getresponse()
+
+
+def test_uploads_up_to_ten_megabytes_pass_nginx_and_larger_ones_are_refused(prod):
+    megabyte = 1024 * 1024
+    # Over nginx's 1 MB default, so this proves client_max_body_size was raised: the body
+    # reaches Django, which rejects the POST for its missing CSRF token.
+    assert prod.get("/", method="POST", data=b"x" * (2 * megabyte)).status == 403
+    refused = prod.get("/", method="POST", data=b"x" * (11 * megabyte))
+    assert refused.status == 413
+    assert "nginx" in refused.text
 
 
 def test_metrics_are_not_public(prod):
@@ -143,15 +103,15 @@ def test_nginx_config_passes_nginx_t(prod):
 
 
 def test_migrations_ran_once_as_a_one_off_and_exited_zero(prod):
-    (migrate,) = prod.container("migrate")
+    (migrate,) = prod.containers("migrate")
     state = engine.docker("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", migrate).stdout
     assert state.split() == ["exited", "0"]
-    web_command = engine.docker("inspect", "-f", "{{json .Config.Cmd}}", *prod.container("web"))
+    web_command = engine.docker("inspect", "-f", "{{json .Config.Cmd}}", *prod.containers("web"))
     assert "migrate" not in web_command.stdout
 
 
 def test_web_runs_non_root_read_only_without_capabilities(prod):
-    (web,) = prod.container("web")
+    (web,) = prod.containers("web")
     config = json.loads(engine.docker("inspect", web).stdout)[0]["HostConfig"]
     assert config["ReadonlyRootfs"] is True
     assert config["CapDrop"] == ["ALL"] and not config["CapAdd"]
@@ -167,6 +127,21 @@ def test_web_runs_non_root_read_only_without_capabilities(prod):
     assert "Read-only file system" in touch
 
 
+def test_every_long_running_service_is_healthy_and_restarts_on_failure(prod):
+    states = {}
+    for container in prod.containers():
+        service, health, restart = engine.docker(
+            "inspect", "-f",
+            '{{index .Config.Labels "com.docker.compose.service"}} '
+            "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} "
+            "{{.HostConfig.RestartPolicy.Name}}",
+            container,
+        ).stdout.split()  # fmt: skip
+        states[service] = (health, restart)
+    assert states.pop("migrate") == ("none", "no")
+    assert states and set(states.values()) == {("healthy", "unless-stopped")}, states
+
+
 def test_background_job_runs_on_the_worker(prod, option_set):
     if option_set != "celery":
         assert prod.get("/jobs/count-users/", method="POST").status == 404
@@ -180,7 +155,7 @@ def test_background_job_runs_on_the_worker(prod, option_set):
         return job if job["state"] == "SUCCESS" else None
 
     assert engine.poll(finished, 30, interval=0.2, what="job SUCCESS")["result"] == 0
-    (worker,) = prod.container("worker")
+    (worker,) = prod.containers("worker")
     assert "count_users" in engine.docker("logs", worker).stderr
 
 
@@ -207,3 +182,12 @@ def test_dev_stack_writes_files_as_the_user(dev):
     dev.compose("exec", "web", "python", "manage.py", "makemigrations", "core", "--empty")
     (migration,) = (dev.project / "my_service/core/migrations").glob("0001_*.py")
     assert migration.stat().st_uid == 1000
+
+
+def test_teardown_leaves_nothing_behind_even_when_a_test_fails(bake, image):
+    stacks = stack_up(bake(), "compose.yaml", {"DEV_IMAGE": image("default", target="dev")})
+    stack = next(stacks)
+    assert all(leftovers(stack.name).values())
+    with pytest.raises(RuntimeError, match="a failing test"):
+        stacks.throw(RuntimeError("a failing test"))
+    assert leftovers(stack.name) == {"container": [], "network": [], "volume": []}

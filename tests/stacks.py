@@ -1,0 +1,64 @@
+"""The baked compose stacks, brought up from prebuilt images on loopback, always torn down."""
+
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests import engine
+
+PUBLIC_HOST = "example.com"  # the default domain_name
+# What a TLS-terminating load balancer in front of nginx adds.
+VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    project: Path
+    compose_file: str
+    env: dict
+    base_url: str
+
+    @property
+    def name(self):
+        return self.env["COMPOSE_PROJECT_NAME"]
+
+    def compose(self, *args, check=True):
+        return engine.compose(self.project, self.compose_file, *args, env=self.env, check=check)
+
+    def containers(self, *services):
+        """IDs of the services' containers, running or exited (every service's if none named)."""
+        return self.compose("ps", "--all", "--quiet", *services).stdout.split()
+
+    def get(self, path, headers=VIA_HTTPS, method="GET", data=None):
+        return engine.request(self.base_url + path, method=method, headers=headers, data=data)
+
+
+def stack_up(project, compose_file, env):
+    """Bring a stack up with prebuilt images (nothing is pulled) and wait for health;
+    always take it down again, volumes included."""
+    port = free_port()
+    env = {"COMPOSE_PROJECT_NAME": f"ddtest-{uuid.uuid4().hex[:8]}", "HTTP_ADDRESS": "127.0.0.1",
+           "HTTP_PORT": str(port), "DEV_PORT": str(port), **env}  # fmt: skip
+    stack = Stack(project, compose_file, env, f"http://127.0.0.1:{port}")
+    try:
+        stack.compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)
+
+
+def leftovers(project_name):
+    """Containers, networks and volumes Compose labelled with this project name."""
+    label = f"--filter=label=com.docker.compose.project={project_name}"
+    listings = {"container": ["--all"], "network": [], "volume": []}
+    return {
+        kind: engine.docker(kind, "ls", "--quiet", *extra, label).stdout.split()
+        for kind, extra in listings.items()
+    }
