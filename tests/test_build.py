@@ -1,5 +1,6 @@
 """Build stage: build the baked project's images on a real engine, run them, look inside."""
 
+import json
 import re
 import secrets
 import time
@@ -167,6 +168,42 @@ def test_baked_test_suite_passes_in_the_dev_image(image, option_set):
 def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
     result = engine.compose(bake(**OPTION_SETS[option_set]), compose_file, "config", "--quiet")
     assert result.returncode == 0, result.stderr
+
+
+MIRROR = "registry.example.com/mirror/"
+# Every image a stack names, from the variable that overrides it to its official default.
+OFFICIAL_IMAGES = {
+    "PYTHON_IMAGE": "python:3.13-slim",
+    "NGINX_IMAGE": "nginx:1.28",
+    "POSTGRES_IMAGE": "postgres:17",
+    "REDIS_IMAGE": "redis:8",
+}
+
+
+def images_named(project, compose_file, env):
+    """Each service's image and build-stage base images, as `compose config` resolves them."""
+    config = json.loads(
+        engine.compose(project, compose_file, "config", "--format=json", env=env).stdout
+    )
+    named = set()
+    for service in config["services"].values():
+        named.add(service["image"])
+        named.update(service.get("build", {}).get("args", {}).values())
+    return named
+
+
+@pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
+def test_compose_images_default_to_official_ones_and_follow_a_mirror(
+    bake, docker_engine, option_set, compose_file
+):
+    project = bake(**OPTION_SETS[option_set])
+    unset = {variable: "" for variable in OFFICIAL_IMAGES}
+    defaults = images_named(project, compose_file, unset) & set(OFFICIAL_IMAGES.values())
+    assert {"python:3.13-slim", "postgres:17"} <= defaults
+    assert ("nginx:1.28" in defaults) == (compose_file == "compose.prod.yaml")
+    assert ("redis:8" in defaults) == (option_set == "celery")
+    mirrored = {variable: MIRROR + image for variable, image in OFFICIAL_IMAGES.items()}
+    assert {MIRROR + image for image in defaults} <= images_named(project, compose_file, mirrored)
 
 
 @pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
