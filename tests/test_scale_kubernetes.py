@@ -142,6 +142,22 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
     assert {obj["metadata"].get("namespace", namespace) for obj in prod} == {namespace}
 
 
+def test_every_file_in_a_kustomization_directory_is_used(k8s):
+    """A file no kustomization names is never deployed: a forgotten resource, or one a
+    bake should have removed with its option."""
+    for kustomization in k8s.rglob("kustomization.yaml"):
+        spec = yaml.safe_load(kustomization.read_text())
+        generators = [*spec.get("configMapGenerator", []), *spec.get("secretGenerator", [])]
+        used = {
+            *spec.get("resources", []),
+            *(patch["path"] for patch in spec.get("patches", [])),
+            *(env for generator in generators for env in generator.get("envs", [])),
+        }
+        files = {path.name for path in kustomization.parent.iterdir() if path.is_file()}
+        unused = files - used - {"kustomization.yaml", ".gitignore"}
+        assert not unused, kustomization.parent.name
+
+
 def test_the_prod_overlay_refuses_to_render_without_its_secret_file(kubectl, k8s, tmp_path):
     """So the base's placeholder secrets can never be deployed by mistake."""
     without_secrets = tmp_path / "k8s"
@@ -255,8 +271,9 @@ def test_nginx_probes_reach_nginx_own_health_location(overlays, project):
             probe = container[kind]["httpGet"]
             assert f"listen {port_number(container, probe['port'])};" in config
             host = {h["name"]: h["value"] for h in probe.get("httpHeaders", [])}.get("Host")
-            site = next(s for s in servers if re.search(rf"server_name [^;]*\b{host}\b", s))
-            assert f"location = {probe['path']} {{" in site, kind
+            sites = [s for s in servers if re.search(rf"server_name [^;]*\b{host}\b", s)]
+            assert sites, f"{kind}: no server of nginx's serves Host {host}"
+            assert f"location = {probe['path']} {{" in sites[0], kind
 
 
 def test_migrations_run_once_before_new_code_serves(overlays):
