@@ -1,8 +1,9 @@
-"""Running a baked project's own code on the host, for tests of every stage."""
+"""Checking a baked project on the host: its own code, and linters, for every stage."""
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import uv
 
@@ -25,3 +26,8 @@ def synced(project):
     result = uv_run(project, "sync", "--locked", "--all-extras")
     assert result.returncode == 0, result.stderr
     return project
+
+
+def tool(name):
+    """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
+    return str(Path(sys.executable).parent / name)

@@ -4,11 +4,10 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 
-from tests.baked import synced, uv_run
+from tests.baked import synced, tool, uv_run
 from tests.conftest import OPTION_SETS, TEMPLATE
 
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
@@ -145,11 +144,6 @@ def test_env_example_lists_every_variable_the_settings_read(bake):
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_baked_code_is_ruff_clean(bake, option_set):
     assert_ruff_clean(bake(**OPTION_SETS[option_set]))
-
-
-def tool(name):
-    """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
-    return str(Path(sys.executable).parent / name)
 
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.baked import synced, uv_run
+from tests.baked import synced, tool, uv_run
 from tests.conftest import OPTION_SETS, unavailable
 
 # Debian's kubectl 1.32.3 with its built-in kustomize, from .ci/provision-kubectl.sh.
@@ -28,6 +28,9 @@ KUBELET_HOST = "10.0.0.7:8000"
 # The runtime image's settings module (its ENV), which the manifests rely on.
 SETTINGS_MODULE = "config.settings.prod"
 DOMAIN = "example.com"  # the default domain_name
+# yamllint's defaults, with lines up to 100 characters (as ruff's) and no "---" opening
+# each file: kustomize's own files never have one.
+YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +143,16 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
     prod = rendered["overlays/prod"]
     (namespace,) = named(prod, "Namespace")
     assert {obj["metadata"].get("namespace", namespace) for obj in prod} == {namespace}
+
+
+def test_the_manifests_pass_yamllint(bake, option_set):
+    # The longest slug makes the longest lines.
+    project = bake(**OPTION_SETS[option_set], use_kubernetes="y", project_slug="x" * 40)
+    result = subprocess.run(
+        [tool("yamllint"), "--strict", "--config-data", YAMLLINT_CONFIG, "deploy/k8s"],
+        cwd=project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
 
 
 def test_every_file_in_a_kustomization_directory_is_used(k8s):
