@@ -1,6 +1,8 @@
 """Scale stage, Kubernetes: the baked manifests (deploy/k8s) render with kustomize, are
 valid objects of one Kubernetes version, and say what production needs. Every assertion is
-about kustomize's output, the objects a cluster would be given. No Docker, no cluster."""
+about kustomize's output, the objects a cluster would be given. There is no cluster here:
+the last tests run the project's images under Docker as the pod specs say, to show that
+the hardening leaves the servers working."""
 
 import base64
 import json
@@ -13,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests import engine
 from tests.baked import synced, tool, uv_run
 from tests.conftest import OPTION_SETS, unavailable
 
@@ -387,3 +390,109 @@ def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, o
         assert "CELERY_BROKER_URL" in secret_keys
         assert environment(container, objects)["CELERY_BROKER_URL"].startswith("redis://")
         assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
+
+
+# The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
+# which would hide a pod that needs the sysctl and lacks it.
+UNPRIVILEGED_PORT_START = {"net.ipv4.ip_unprivileged_port_start": "1024"}
+# Stands in for the managed Postgres: a SQLite file in a directory outside the pods.
+DATABASE_DIR = "/database"
+DATABASE_URL = f"sqlite:///{DATABASE_DIR}/db.sqlite3"
+
+
+def world_writable_directory(path):
+    path.mkdir()
+    path.chmod(0o777)
+    return path
+
+
+def as_docker_run(pod, container, workdir):
+    """`docker run` flags giving a container what its pod spec grants, no more: its user,
+    capabilities, sysctls, writable emptyDirs, the rest of the root read-only. (Docker's
+    default seccomp profile stands for RuntimeDefault.) The database is in `workdir`."""
+    security = pod["securityContext"] | container["securityContext"]
+    flags = [
+        f"--user={security['runAsUser']}:{security['runAsGroup']}",
+        *(f"--cap-drop={cap}" for cap in security["capabilities"].get("drop", [])),
+        *(f"--cap-add={cap}" for cap in security["capabilities"].get("add", [])),
+        f"--volume={workdir / 'database'}:{DATABASE_DIR}",
+        # nginx resolves its upstream at start; the web Service is not part of this check.
+        "--add-host=web:127.0.0.1",
+    ]
+    if not security["allowPrivilegeEscalation"]:
+        flags.append("--security-opt=no-new-privileges")
+    if security["readOnlyRootFilesystem"]:
+        flags.append("--read-only")
+    sysctls = UNPRIVILEGED_PORT_START | {s["name"]: s["value"] for s in security.get("sysctls", [])}
+    flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        assert "emptyDir" in volumes[mount["name"]], mount
+        # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the
+        # owner of the image's directory instead.)
+        directory = world_writable_directory(workdir / mount["name"])
+        flags.append(f"--volume={directory}:{mount['mountPath']}")
+    return flags
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """Where a test's containers keep their database and emptyDirs."""
+    world_writable_directory(tmp_path / "database")
+    return tmp_path
+
+
+def images_by_name(project, image, option_set):
+    """The base's image names (compose's local names) as built by this session."""
+    return {project.name: image(option_set), f"{project.name}-nginx": image(option_set, "nginx")}
+
+
+@pytest.mark.parametrize("deployment", ["web", "nginx"])
+def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
+    rendered, project, image, option_set, deployment, workdir
+):
+    """The kubelet's own requests (path, port, Host header), within the startup budget."""
+    objects = rendered["base"]
+    pod = pod_spec(named(objects, "Deployment")[deployment])
+    (container,) = pod["containers"]
+    env = environment(container, objects)
+    if "DATABASE_URL" in env:
+        env["DATABASE_URL"] = DATABASE_URL
+    tag = images_by_name(project, image, option_set)[container["image"]]
+    # Startup first, where there is one: the budget is the kubelet's patience with it.
+    probes = [container[kind] for kind in PROBE_KINDS if kind in container]
+    budget = probes[0].get("periodSeconds", 10) * probes[0].get("failureThreshold", 3)
+    port = port_number(container, probes[0]["httpGet"]["port"])
+    with engine.running(tag, env, *as_docker_run(pod, container, workdir), port=port) as server:
+        for probe in probes:
+            path = probe["httpGet"]["path"]
+            url = server.base_url + path
+            headers = {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
+            engine.poll(
+                lambda url=url, headers=headers: engine.request(url, headers=headers).status == 200,
+                budget,
+                what=f"{deployment}: GET {path} == 200",
+            )
+
+
+def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod_spec_grants(
+    rendered, project, image, option_set, workdir
+):
+    """web's init container holds its pod back until the Job has migrated the database."""
+    objects = rendered["base"]
+    tag = image(option_set)
+
+    def run(workload, container):
+        env = environment(container, objects) | {"DATABASE_URL": DATABASE_URL}
+        flags = [*as_docker_run(pod_spec(workload), container, workdir), *engine.env_flags(env)]
+        return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)
+
+    job = named(objects, "Job")["migrate"]
+    web = named(objects, "Deployment")["web"]
+    (migrate,) = pod_spec(job)["containers"]
+    (wait,) = pod_spec(web)["initContainers"]
+    assert run(web, wait).returncode != 0
+    migrated = run(job, migrate)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Applying auth.0001_initial... OK" in migrated.stdout
+    assert run(web, wait).returncode == 0
