@@ -3,6 +3,8 @@
 # Debian bookworm machine. Idempotent: every step is skipped when already done.
 # Why this shape: see ../shared/docker-here.md (no registry, Debian engine, trixie plugins).
 set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=trixie-packages.sh
+source "$(dirname "$0")/trixie-packages.sh"
 
 plugins_dir=/usr/local/lib/docker/cli-plugins
 apt_updated=""
@@ -22,26 +24,17 @@ install_engine() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null
 }
 
-# Bookworm's own plugins are too old for `RUN --mount` and compose v2, so the .debs come
-# from trixie through a private source list that leaves the system's sources alone.
+# Bookworm's own plugins are too old for `RUN --mount` and compose v2.
 install_plugins() {
   if [ -x "$plugins_dir/docker-buildx" ] && [ -x "$plugins_dir/docker-compose" ]; then
     return
   fi
-  local work
-  work=$(mktemp -d)
-  mkdir -p "$work/lists/partial" "$work/debs"
-  echo "deb http://deb.debian.org/debian trixie main" >"$work/trixie.list"
-  local apt_opts=(-o "Dir::Etc::SourceList=$work/trixie.list" -o "Dir::Etc::SourceParts=-"
-    -o "Dir::State::Lists=$work/lists" -o "Dir::Cache::Archives=$work/debs")
-  apt-get "${apt_opts[@]}" update -qq
-  (cd "$work/debs" && apt-get "${apt_opts[@]}" download docker-buildx docker-compose >/dev/null)
+  local root
+  root=$(mktemp -d)
+  extract_trixie_packages "$root" docker-buildx docker-compose
   mkdir -p "$plugins_dir"
-  for deb in "$work"/debs/*.deb; do
-    dpkg -x "$deb" "$work/root"
-  done
-  cp "$work"/root/usr/libexec/docker/cli-plugins/* "$plugins_dir/"
-  rm -rf "$work"
+  cp "$root"/usr/libexec/docker/cli-plugins/* "$plugins_dir/"
+  rm -rf "$root"
 }
 
 start_engine() {

@@ -8,12 +8,15 @@ import shutil
 from pathlib import Path
 
 USE_CELERY = "{{ cookiecutter.use_celery }}" == "y"
+USE_KUBERNETES = "{{ cookiecutter.use_kubernetes }}" == "y"
 
 CELERY_PATHS = [
     "config/celery.py",
     "{{ cookiecutter.project_slug }}/jobs",
     "tests/test_jobs.py",
+    "deploy/k8s/base/worker.yaml",
 ]
+KUBERNETES_PATHS = ["deploy/k8s"]
 
 
 def generated_secrets():
@@ -39,8 +42,10 @@ def write_env_file(project):
 
 
 def remove_disabled_features(project):
-    if not USE_CELERY:
-        for name in CELERY_PATHS:
+    for chosen, names in [(USE_CELERY, CELERY_PATHS), (USE_KUBERNETES, KUBERNETES_PATHS)]:
+        if chosen:
+            continue
+        for name in names:
             path = project / name
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 

@@ -88,8 +88,9 @@ def problems(answers):
         yield "python_version", "must be one of " + ", ".join(SUPPORTED_PYTHONS)
     if answers["time_zone"] not in zoneinfo.available_timezones():
         yield "time_zone", "must be an IANA time zone name such as UTC or Europe/Berlin"
-    if answers["use_celery"] not in ("y", "n"):
-        yield "use_celery", "must be y or n"
+    for option in ("use_celery", "use_kubernetes"):
+        if answers[option] not in ("y", "n"):
+            yield option, "must be y or n"
 
 
 def main():

@@ -46,16 +46,20 @@ def bake(cookies_session):
     return bake_with
 
 
+def unavailable(message):
+    """Something a stage needs is missing: a failure in CI, a skip on a workstation."""
+    if os.environ.get("CI"):
+        pytest.fail(message + " (CI must provision it: see .ci/run)")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def docker_engine():
-    """A running Docker engine. Missing: a failure in CI, a skip on a workstation."""
+    """A running Docker engine."""
     probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if probe.returncode != 0:
         reason = (probe.stderr.strip().splitlines() or ["`docker info` failed"])[-1]
-        message = f"no Docker engine: {reason}"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (CI must provision one: see .ci/run)")
-        pytest.skip(message)
+        unavailable(f"no Docker engine: {reason}")
 
 
 # What a real working tree holds besides the code; .dockerignore must keep it out of images.

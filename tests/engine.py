@@ -47,15 +47,18 @@ class Container:
         return docker("exec", self.name, *command, check=check)
 
 
+def env_flags(env):
+    return [f"--env={name}={value}" for name, value in env.items()]
+
+
 @contextmanager
-def running(image, env, *args):
-    """A detached container of `image`, its port 8000 published on a free loopback port."""
-    env_args = [f"--env={name}={value}" for name, value in env.items()]
-    run = docker("run", "--detach", "--publish=127.0.0.1::8000", *env_args, *args, image)
+def running(image, env, *args, port=8000):
+    """A detached container of `image`, its `port` published on a free loopback port."""
+    run = docker("run", "--detach", f"--publish=127.0.0.1::{port}", *env_flags(env), *args, image)
     name = run.stdout.strip()
     try:
-        port = docker("port", name, "8000/tcp").stdout.split(":")[-1].strip()
-        yield Container(name, f"http://127.0.0.1:{port}")
+        published = docker("port", name, f"{port}/tcp").stdout.split(":")[-1].strip()
+        yield Container(name, f"http://127.0.0.1:{published}")
     finally:
         docker("rm", "--force", "--volumes", name, check=False)
 

@@ -1,43 +1,25 @@
 """Bake stage: render the template and check the result, without Docker."""
 
-import os
 import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 
 import pytest
-import uv
 
+from tests.baked import synced, tool, uv_run
 from tests.conftest import OPTION_SETS, TEMPLATE
 
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
-CELERY_PATHS = ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"]
+# What each yes/no option adds to a bake.
+OPTIONAL_PATHS = {
+    "use_celery": ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"],
+    "use_kubernetes": ["deploy/k8s"],
+}
 
 
 def baked_files(project):
     return [path for path in project.rglob("*") if path.is_file() and ".venv" not in path.parts]
-
-
-def uv_run(project, *args):
-    """uv in the baked project, on this interpreter: the host may have no Python matching
-    the project's .python-version (the image's), and the code runs on any from 3.11."""
-    return subprocess.run(
-        [uv.find_uv_bin(), *args],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"},
-    )
-
-
-def synced(project):
-    """The baked project with its locked dependencies (every extra, dev group) installed."""
-    result = uv_run(project, "sync", "--locked", "--all-extras")
-    assert result.returncode == 0, result.stderr
-    return project
 
 
 def run(command, cwd=None):
@@ -59,9 +41,14 @@ def assert_ruff_clean(directory):
 
 
 @pytest.mark.parametrize("python_version", PYTHON_VERSIONS)
+@pytest.mark.parametrize("use_kubernetes", ["n", "y"])
 @pytest.mark.parametrize("option_set", OPTION_SETS)
-def test_every_answer_renders_without_leftover_template_syntax(bake, option_set, python_version):
-    project = bake(**OPTION_SETS[option_set], python_version=python_version)
+def test_every_answer_renders_without_leftover_template_syntax(
+    bake, option_set, use_kubernetes, python_version
+):
+    project = bake(
+        **OPTION_SETS[option_set], use_kubernetes=use_kubernetes, python_version=python_version
+    )
     for path in baked_files(project):
         text = path.read_text(errors="replace")
         assert not re.search(r"{{ *cookiecutter|{%-? *(if|endif|for)", text), path
@@ -95,12 +82,17 @@ def test_default_bake_has_the_documented_layout(bake):
         assert (project / name).is_file(), name
 
 
+@pytest.mark.parametrize("chosen", ["y", "n"])
+@pytest.mark.parametrize("option", OPTIONAL_PATHS)
+def test_optional_files_exist_only_when_chosen(bake, option, chosen):
+    project = bake(**{option: chosen})
+    for name in OPTIONAL_PATHS[option]:
+        assert (project / name).exists() == (chosen == "y"), name
+
+
 @pytest.mark.parametrize("use_celery", ["y", "n"])
-def test_celery_files_exist_only_when_chosen(bake, use_celery):
-    project = bake(use_celery=use_celery)
-    for name in CELERY_PATHS:
-        assert (project / name).exists() == (use_celery == "y"), name
-    compose = (project / "compose.prod.yaml").read_text()
+def test_celery_services_exist_only_when_chosen(bake, use_celery):
+    compose = (bake(use_celery=use_celery) / "compose.prod.yaml").read_text()
     assert ("worker:" in compose) == ("redis:" in compose) == (use_celery == "y")
 
 
@@ -152,11 +144,6 @@ def test_env_example_lists_every_variable_the_settings_read(bake):
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_baked_code_is_ruff_clean(bake, option_set):
     assert_ruff_clean(bake(**OPTION_SETS[option_set]))
-
-
-def tool(name):
-    """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
-    return str(Path(sys.executable).parent / name)
 
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
@@ -229,6 +216,7 @@ INVALID_ANSWERS = {
     "domain-underscore": ({"domain_name": "my_site.example.com"}, "domain_name"),
     "time-zone": ({"time_zone": "Mars/Olympus"}, "time_zone"),
     "celery-maybe": ({"use_celery": "maybe"}, "use_celery"),
+    "kubernetes-maybe": ({"use_kubernetes": "yes"}, "use_kubernetes"),
     "python-unsupported": ({"python_version": "3.10"}, "python_version"),
 }
 

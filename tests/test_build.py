@@ -122,8 +122,8 @@ def test_runtime_code_is_read_only_to_the_app_user(web):
 @pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL"])
 def test_container_without_a_required_variable_exits_with_one_line(image, missing):
     env = {name: value for name, value in MINIMAL_PROD_ENV.items() if name != missing}
-    env_args = [f"--env={name}={value}" for name, value in env.items()]
-    result = docker("run", "--rm", *env_args, image("default"), check=False, timeout=60)
+    flags = engine.env_flags(env)
+    result = docker("run", "--rm", *flags, image("default"), check=False, timeout=60)
     assert result.returncode != 0
     assert result.stderr.strip() == f"Configuration error: Set the {missing} environment variable"
 

@@ -1,0 +1,33 @@
+"""Checking a baked project on the host: its own code, and linters, for every stage."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import uv
+
+
+def uv_run(project, *args):
+    """uv in the baked project, on this interpreter: the host may have no Python matching
+    the project's .python-version (the image's), and the code runs on any from 3.11."""
+    return subprocess.run(
+        [uv.find_uv_bin(), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"},
+    )
+
+
+def synced(project):
+    """The baked project with its locked dependencies (every extra, dev group) installed."""
+    result = uv_run(project, "sync", "--locked", "--all-extras")
+    assert result.returncode == 0, result.stderr
+    return project
+
+
+def tool(name):
+    """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
+    return str(Path(sys.executable).parent / name)

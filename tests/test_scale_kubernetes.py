@@ -1,0 +1,498 @@
+"""Scale stage, Kubernetes: the baked manifests (deploy/k8s) render with kustomize, are
+valid objects of one Kubernetes version, and say what production needs. Every assertion is
+about kustomize's output, the objects a cluster would be given. There is no cluster here:
+the last tests run the project's images under Docker as the pod specs say, to show that
+the hardening leaves the servers working."""
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests import engine
+from tests.baked import synced, tool, uv_run
+from tests.conftest import OPTION_SETS, unavailable
+
+# Debian's kubectl 1.32.3 with its built-in kustomize, from .ci/provision-kubectl.sh.
+KUBECTL = Path("/usr/local/lib/django-docker/kubectl")
+# The schemas every object must fit: kubectl's version, and the Pod Security version the
+# prod namespace enforces.
+KUBERNETES_VERSION = "1.32"
+WORKLOAD_KINDS = ("Deployment", "Job")
+PROBE_KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
+# The kubelet probes by pod IP over plain HTTP; the Host header is that address.
+KUBELET_HOST = "10.0.0.7:8000"
+# The runtime image's settings module (its ENV), which the manifests rely on.
+SETTINGS_MODULE = "config.settings.prod"
+DOMAIN = "example.com"  # the default domain_name
+# yamllint's defaults, with lines up to 100 characters (as ruff's) and no "---" opening
+# each file: kustomize's own files never have one.
+YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
+
+
+@pytest.fixture(scope="module")
+def kubectl():
+    if not KUBECTL.exists():
+        unavailable(f"no {KUBECTL}: run .ci/provision-kubectl.sh")
+    return KUBECTL
+
+
+@pytest.fixture(scope="module")
+def project(bake, option_set):
+    """A project baked with the manifests, once per option set (Celery adds a worker)."""
+    return bake(**OPTION_SETS[option_set], use_kubernetes="y")
+
+
+@pytest.fixture(scope="module")
+def k8s(project, tmp_path_factory):
+    """The project's deploy/k8s as its README deploys it: overlays/prod/secret.env written
+    from the base's template (keeping the placeholders, here)."""
+    k8s = tmp_path_factory.mktemp("deploy") / "k8s"
+    shutil.copytree(project / "deploy/k8s", k8s)
+    shutil.copy(k8s / "base/app-secret.env", k8s / "overlays/prod/secret.env")
+    return k8s
+
+
+def kustomize(kubectl, directory):
+    return subprocess.run(
+        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture(scope="module")
+def rendered(kubectl, k8s):
+    """Each kustomization's objects, by its directory under deploy/k8s (base, overlays/...)."""
+    directories = [k8s / "base", *sorted((k8s / "overlays").iterdir())]
+    objects = {}
+    for directory in directories:
+        result = kustomize(kubectl, directory)
+        assert result.returncode == 0, f"{directory.name}: {result.stderr}"
+        objects[str(directory.relative_to(k8s))] = list(yaml.safe_load_all(result.stdout))
+    return objects
+
+
+@pytest.fixture(scope="module")
+def overlays(rendered):
+    """What gets deployed: every overlay's objects (the base is a template)."""
+    return {name: objects for name, objects in rendered.items() if name != "base"}
+
+
+def named(objects, kind):
+    return {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == kind}
+
+
+def workloads(objects):
+    return [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
+
+
+def pod_spec(workload):
+    return workload["spec"]["template"]["spec"]
+
+
+def all_containers(workload):
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def selects(selector, labels):
+    return all(labels.get(name) == value for name, value in selector.items())
+
+
+def pods_selected(objects, selector):
+    """Names of the workloads whose pods carry every label of the selector."""
+    return sorted(
+        workload["metadata"]["name"]
+        for workload in workloads(objects)
+        if selects(selector, workload["spec"]["template"]["metadata"]["labels"])
+    )
+
+
+def port_number(container, port):
+    """A probe's or Service's port, which may be a container port's name."""
+    by_name = {entry["name"]: entry["containerPort"] for entry in container.get("ports", [])}
+    return by_name[port] if isinstance(port, str) else port
+
+
+def environment(container, objects):
+    """The variables a container gets from the ConfigMaps and Secrets it names."""
+    env = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env |= named(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"]
+        else:
+            secret = named(objects, "Secret")[source["secretRef"]["name"]]
+            env |= {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    return env
+
+
+def dockerfile(project, instruction):
+    return re.search(rf"^{instruction} (.+)$", (project / "Dockerfile").read_text(), re.M)[1]
+
+
+def test_every_kustomization_renders_the_objects_production_needs(rendered, option_set):
+    assert sorted(rendered) == ["base", "overlays/prod"]
+    for name, objects in rendered.items():
+        kinds = {obj["kind"] for obj in objects}
+        assert kinds >= {"ConfigMap", "Secret", "Deployment", "Service", "Job", "Ingress",
+                         "HorizontalPodAutoscaler", "PodDisruptionBudget"}, name  # fmt: skip
+        deployments = ["nginx", "web", "worker"] if option_set == "celery" else ["nginx", "web"]
+        assert sorted(named(objects, "Deployment")) == deployments, name
+    prod = rendered["overlays/prod"]
+    (namespace,) = named(prod, "Namespace")
+    assert {obj["metadata"].get("namespace", namespace) for obj in prod} == {namespace}
+
+
+def test_the_manifests_pass_yamllint(bake, option_set):
+    # The longest slug makes the longest lines.
+    project = bake(**OPTION_SETS[option_set], use_kubernetes="y", project_slug="x" * 40)
+    result = subprocess.run(
+        [tool("yamllint"), "--strict", "--config-data", YAMLLINT_CONFIG, "deploy/k8s"],
+        cwd=project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout
+
+
+def test_every_file_in_a_kustomization_directory_is_used(k8s):
+    """A file no kustomization names is never deployed: a forgotten resource, or one a
+    bake should have removed with its option."""
+    for kustomization in k8s.rglob("kustomization.yaml"):
+        spec = yaml.safe_load(kustomization.read_text())
+        generators = [*spec.get("configMapGenerator", []), *spec.get("secretGenerator", [])]
+        used = {
+            *spec.get("resources", []),
+            *(patch["path"] for patch in spec.get("patches", [])),
+            *(env for generator in generators for env in generator.get("envs", [])),
+        }
+        files = {path.name for path in kustomization.parent.iterdir() if path.is_file()}
+        unused = files - used - {"kustomization.yaml", ".gitignore"}
+        assert not unused, kustomization.parent.name
+
+
+def test_the_prod_overlay_refuses_to_render_without_its_secret_file(kubectl, k8s, tmp_path):
+    """So the base's placeholder secrets can never be deployed by mistake."""
+    without_secrets = tmp_path / "k8s"
+    shutil.copytree(k8s, without_secrets)
+    (without_secrets / "overlays/prod/secret.env").unlink()
+    result = kustomize(kubectl, without_secrets / "overlays/prod")
+    assert result.returncode != 0
+    assert "secret.env" in result.stderr
+
+
+def test_every_object_fits_the_kubernetes_schemas_strictly(rendered):
+    """Strict: a misspelt or misplaced field is an error, not silently dropped."""
+    failures = []
+    for name, objects in rendered.items():
+        for obj in objects:
+            try:
+                version = kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+                assert version == KUBERNETES_VERSION  # no fallback to older schemas
+            except kubernetes_validate.ValidationError as error:
+                failures.append(f"{name} {obj['kind']}/{obj['metadata']['name']}: {error}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_container_runs_unprivileged_on_a_read_only_root(overlays, project):
+    user, group = map(int, dockerfile(project, "USER").split(":"))
+    expected = {
+        "runAsNonRoot": True,
+        "runAsUser": user,
+        "runAsGroup": group,
+        "seccompProfile": {"type": "RuntimeDefault"},
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    for name, objects in overlays.items():
+        for workload in workloads(objects):
+            pod = pod_spec(workload)
+            assert pod["automountServiceAccountToken"] is False
+            for container in all_containers(workload):
+                # A container's own settings override its pod's.
+                effective = pod["securityContext"] | container["securityContext"]
+                actual = {key: effective.get(key) for key in expected}
+                where = f"{name} {workload['metadata']['name']}/{container['name']}"
+                assert actual == expected, where
+
+
+def test_every_container_has_resource_requests_and_a_memory_limit(overlays):
+    for name, objects in overlays.items():
+        for workload in workloads(objects):
+            for container in all_containers(workload):
+                resources = container["resources"]
+                where = f"{name} {workload['metadata']['name']}/{container['name']}"
+                assert {"cpu", "memory"} <= resources["requests"].keys(), where
+                assert "memory" in resources["limits"], where
+
+
+# Run in the baked project: argv is the environment (JSON), the Host header, the paths.
+PROBE_SCRIPT = """
+import json, os, sys
+os.environ.update(json.loads(sys.argv[1]))
+import django
+django.setup()
+from django.test import Client
+print(json.dumps([Client().get(path, HTTP_HOST=sys.argv[2]).status_code for path in sys.argv[3:]]))
+"""
+
+
+def probe_statuses(project, env, paths):
+    """The app's answers to the kubelet's requests for `paths`, under production settings."""
+    env = {**env, "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
+    result = uv_run(
+        project, "run", "--locked", "--all-extras", "python", "-c", PROBE_SCRIPT,
+        json.dumps(env), KUBELET_HOST, *paths,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(zip(paths, json.loads(result.stdout), strict=True))
+
+
+def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, project, tmp_path):
+    """Liveness and startup ask whether gunicorn serves; readiness whether the database
+    answers too. The app is the baked project's, with the environment the manifests give
+    it and SQLite standing in for the managed Postgres: up, then unreachable."""
+    for objects in overlays.values():
+        web = named(objects, "Deployment")["web"]
+        container = next(c for c in pod_spec(web)["containers"] if c["name"] == "web")
+        probes = {kind: container[kind]["httpGet"] for kind in PROBE_KINDS}
+        for probe in probes.values():
+            assert port_number(container, probe["port"]) == int(dockerfile(project, "EXPOSE"))
+        paths = sorted({probe["path"] for probe in probes.values()})
+        env = environment(container, objects)
+        database_up = {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+        database_down = {**env, "DATABASE_URL": "sqlite:////nonexistent-directory/db.sqlite3"}
+        up = probe_statuses(synced(project), database_up, paths)
+        down = probe_statuses(project, database_down, paths)
+        answers = {kind: (up[probe["path"]], down[probe["path"]]) for kind, probe in probes.items()}
+        assert answers == {
+            "startupProbe": (200, 200),
+            "livenessProbe": (200, 200),
+            "readinessProbe": (200, 503),
+        }
+
+
+def test_nginx_probes_reach_nginx_own_health_location(overlays, project):
+    """By pod IP, nginx's default server drops the request (444): the probe must name a
+    host that nginx's site serves, and a location that site answers itself."""
+    config = (project / "deploy/nginx/default.conf").read_text()
+    servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
+    for objects in overlays.values():
+        (container,) = pod_spec(named(objects, "Deployment")["nginx"])["containers"]
+        for kind in ("livenessProbe", "readinessProbe"):
+            probe = container[kind]["httpGet"]
+            assert f"listen {port_number(container, probe['port'])};" in config
+            host = {h["name"]: h["value"] for h in probe.get("httpHeaders", [])}.get("Host")
+            sites = [s for s in servers if re.search(rf"server_name [^;]*\b{host}\b", s)]
+            assert sites, f"{kind}: no server of nginx's serves Host {host}"
+            assert f"location = {probe['path']} {{" in sites[0], kind
+
+
+def test_migrations_run_once_before_new_code_serves(overlays):
+    for objects in overlays.values():
+        (migrate,) = pod_spec(named(objects, "Job")["migrate"])["containers"]
+        assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+        assert pod_spec(named(objects, "Job")["migrate"])["restartPolicy"] == "Never"
+        for deployment in named(objects, "Deployment").values():
+            if all_containers(deployment)[0]["image"] != migrate["image"]:
+                continue  # nginx: no app code
+            # The kubelet retries this until the Job has migrated; old pods serve meanwhile.
+            (wait,) = pod_spec(deployment)["initContainers"]
+            assert wait["command"] == ["python", "manage.py", "migrate", "--check"]
+            for container in all_containers(deployment):
+                assert container["image"] == migrate["image"]
+                assert container["envFrom"] == migrate["envFrom"]
+
+
+def test_the_autoscaler_scales_the_web_deployment_by_cpu(overlays):
+    for objects in overlays.values():
+        (autoscaler,) = named(objects, "HorizontalPodAutoscaler").values()
+        target = autoscaler["spec"]["scaleTargetRef"]
+        assert (target["apiVersion"], target["kind"], target["name"]) == (
+            "apps/v1",
+            "Deployment",
+            "web",
+        )
+        web = named(objects, "Deployment")["web"]
+        # A replica count in the Deployment would reset the autoscaler's at every apply.
+        assert "replicas" not in web["spec"]
+        assert autoscaler["spec"]["minReplicas"] >= 2
+        # Utilization is a share of the request: without one the autoscaler cannot act.
+        (metric,) = autoscaler["spec"]["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert all("cpu" in c["resources"]["requests"] for c in pod_spec(web)["containers"])
+
+
+def test_disruption_budgets_select_exactly_the_pods_they_protect(overlays):
+    for objects in overlays.values():
+        budgets = named(objects, "PodDisruptionBudget")
+        assert sorted(budgets) == ["nginx", "web"]
+        for name, budget in budgets.items():
+            assert pods_selected(objects, budget["spec"]["selector"]["matchLabels"]) == [name]
+
+
+def test_services_select_the_pods_that_serve_their_ports(overlays, project):
+    for objects in overlays.values():
+        services = named(objects, "Service")
+        for name, service in services.items():
+            # Each Service is named after its Deployment, whose pods alone it selects.
+            assert pods_selected(objects, service["spec"]["selector"]) == [name]
+            (container,) = pod_spec(named(objects, "Deployment")[name])["containers"]
+            for port in service["spec"]["ports"]:
+                assert port_number(container, port["targetPort"]), f"{name} {port}"
+        # nginx's config names its upstream as compose does; this Service answers to it.
+        upstream = re.search(
+            r"server (\w+):(\d+);", (project / "deploy/nginx/default.conf").read_text()
+        )
+        service_name, service_port = upstream[1], int(upstream[2])
+        assert service_port in [port["port"] for port in services[service_name]["spec"]["ports"]]
+
+
+def test_the_ingress_routes_the_domain_over_tls_to_services_that_exist(overlays):
+    for objects in overlays.values():
+        services = named(objects, "Service")
+        (ingress,) = named(objects, "Ingress").values()
+        (rule,) = ingress["spec"]["rules"]
+        assert rule["host"] == DOMAIN
+        assert [DOMAIN] in [tls["hosts"] for tls in ingress["spec"]["tls"]]
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            ports = services[backend["name"]]["spec"]["ports"]
+            assert backend["port"]["name"] in [port["name"] for port in ports]
+
+
+def test_every_image_comes_from_the_overlays_registry_at_a_release_tag(overlays):
+    """The overlay's `images:` entries replace the base's local names, so a company
+    registry can hold them; `latest` would make a rollback roll nothing back."""
+    for objects in overlays.values():
+        for workload in workloads(objects):
+            for container in all_containers(workload):
+                name, _, tag = container["image"].rpartition(":")
+                assert name.startswith("registry.example.com/"), container["image"]
+                assert tag and tag != "latest", container["image"]
+
+
+def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, option_set):
+    """The broker is a managed Redis: its URL is a secret, and no Redis runs here."""
+    for objects in overlays.values():
+        secret_keys = {key for s in named(objects, "Secret").values() for key in s["data"]}
+        worker = named(objects, "Deployment").get("worker")
+        if option_set != "celery":
+            assert worker is None
+            assert "CELERY_BROKER_URL" not in secret_keys
+            continue
+        (container,) = pod_spec(worker)["containers"]
+        assert container["command"][:4] == ["celery", "--app", "config", "worker"]
+        assert "CELERY_BROKER_URL" in secret_keys
+        assert environment(container, objects)["CELERY_BROKER_URL"].startswith("redis://")
+        assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
+
+
+# The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
+# which would hide a pod that needs the sysctl and lacks it.
+UNPRIVILEGED_PORT_START = {"net.ipv4.ip_unprivileged_port_start": "1024"}
+# Stands in for the managed Postgres: a SQLite file in a directory outside the pods.
+DATABASE_DIR = "/database"
+DATABASE_URL = f"sqlite:///{DATABASE_DIR}/db.sqlite3"
+
+
+def world_writable_directory(path):
+    path.mkdir()
+    path.chmod(0o777)
+    return path
+
+
+def as_docker_run(pod, container, workdir):
+    """`docker run` flags giving a container what its pod spec grants, no more: its user,
+    capabilities, sysctls, writable emptyDirs, the rest of the root read-only. (Docker's
+    default seccomp profile stands for RuntimeDefault.) The database is in `workdir`."""
+    security = pod["securityContext"] | container["securityContext"]
+    flags = [
+        f"--user={security['runAsUser']}:{security['runAsGroup']}",
+        *(f"--cap-drop={cap}" for cap in security["capabilities"].get("drop", [])),
+        *(f"--cap-add={cap}" for cap in security["capabilities"].get("add", [])),
+        f"--volume={workdir / 'database'}:{DATABASE_DIR}",
+        # nginx resolves its upstream at start; the web Service is not part of this check.
+        "--add-host=web:127.0.0.1",
+    ]
+    if not security["allowPrivilegeEscalation"]:
+        flags.append("--security-opt=no-new-privileges")
+    if security["readOnlyRootFilesystem"]:
+        flags.append("--read-only")
+    sysctls = UNPRIVILEGED_PORT_START | {s["name"]: s["value"] for s in security.get("sysctls", [])}
+    flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    for mount in container.get("volumeMounts", []):
+        assert "emptyDir" in volumes[mount["name"]], mount
+        # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the
+        # owner of the image's directory instead.)
+        directory = world_writable_directory(workdir / mount["name"])
+        flags.append(f"--volume={directory}:{mount['mountPath']}")
+    return flags
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """Where a test's containers keep their database and emptyDirs."""
+    world_writable_directory(tmp_path / "database")
+    return tmp_path
+
+
+def images_by_name(project, image, option_set):
+    """The base's image names (compose's local names) as built by this session."""
+    return {project.name: image(option_set), f"{project.name}-nginx": image(option_set, "nginx")}
+
+
+@pytest.mark.parametrize("deployment", ["web", "nginx"])
+def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
+    rendered, project, image, option_set, deployment, workdir
+):
+    """The kubelet's own requests (path, port, Host header), within the startup budget."""
+    objects = rendered["base"]
+    pod = pod_spec(named(objects, "Deployment")[deployment])
+    (container,) = pod["containers"]
+    env = environment(container, objects)
+    if "DATABASE_URL" in env:
+        env["DATABASE_URL"] = DATABASE_URL
+    tag = images_by_name(project, image, option_set)[container["image"]]
+    # Startup first, where there is one: the budget is the kubelet's patience with it.
+    probes = [container[kind] for kind in PROBE_KINDS if kind in container]
+    budget = probes[0].get("periodSeconds", 10) * probes[0].get("failureThreshold", 3)
+    port = port_number(container, probes[0]["httpGet"]["port"])
+    with engine.running(tag, env, *as_docker_run(pod, container, workdir), port=port) as server:
+        for probe in probes:
+            path = probe["httpGet"]["path"]
+            url = server.base_url + path
+            headers = {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
+            engine.poll(
+                lambda url=url, headers=headers: engine.request(url, headers=headers).status == 200,
+                budget,
+                what=f"{deployment}: GET {path} == 200",
+            )
+
+
+def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod_spec_grants(
+    rendered, project, image, option_set, workdir
+):
+    """web's init container holds its pod back until the Job has migrated the database."""
+    objects = rendered["base"]
+    tag = image(option_set)
+
+    def run(workload, container):
+        env = environment(container, objects) | {"DATABASE_URL": DATABASE_URL}
+        flags = [*as_docker_run(pod_spec(workload), container, workdir), *engine.env_flags(env)]
+        return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)
+
+    job = named(objects, "Job")["migrate"]
+    web = named(objects, "Deployment")["web"]
+    (migrate,) = pod_spec(job)["containers"]
+    (wait,) = pod_spec(web)["initContainers"]
+    assert run(web, wait).returncode != 0
+    migrated = run(job, migrate)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "Applying auth.0001_initial... OK" in migrated.stdout
+    assert run(web, wait).returncode == 0
