@@ -164,10 +164,10 @@ def load(url):
 def counted(wrk_output):
     """Requests sent, and how many failed: a status other than 2xx/3xx, or a socket error
     (refused, reset, timed out)."""
-    lines = re.findall(r"^\s*(?:Non-2xx or 3xx responses|Socket errors):.*$", wrk_output, re.M)
+    counts = re.findall(r"^\s*(?:Non-2xx or 3xx responses|Socket errors):(.*)$", wrk_output, re.M)
     return {
         "requests": int(re.search(r"(\d+) requests in", wrk_output)[1]),
-        "failed": sum(int(number) for line in lines for number in re.findall(r"\d+", line)),
+        "failed": sum(int(number) for line in counts for number in re.findall(r"\d+", line)),
     }
 
 
