@@ -9,11 +9,13 @@ import subprocess
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 
 import pytest
+import yaml
 
 from tests import engine
-from tests.conftest import TEMPLATE
+from tests.conftest import OPTION_SETS, TEMPLATE
 from tests.stacks import VIA_HTTPS, free_port
 
 STACK_FILE = "deploy/swarm/stack.yaml"
@@ -32,6 +34,7 @@ REPORT = TEMPLATE / "artifacts" / "swarm.json"
 class SwarmStack:
     name: str
     base_url: str
+    deploy_output: str = ""
 
     def get(self, path):
         return engine.request(self.base_url + path, headers=VIA_HTTPS)
@@ -51,6 +54,12 @@ class SwarmStack:
         )  # fmt: skip
         return sorted(image for image, state, *_ in map(str.split, listing.stdout.splitlines())
                       if state == "Running")  # fmt: skip
+
+    def log_times(self, service, text):
+        """When each line of the service's logs that holds `text` was written."""
+        logs = engine.docker("service", "logs", "--raw", "--timestamps", self.service(service))
+        lines = (logs.stdout + logs.stderr).splitlines()
+        return [datetime.fromisoformat(line.split()[0]) for line in lines if text in line]
 
     def update_image(self, service, image):
         """Roll the service to `image` and wait until Swarm is done (converged or rolled
@@ -110,10 +119,11 @@ def stack(swarm, bake, image, versions, tmp_path_factory):
     }
     project = bake()
     try:
-        engine.docker(
+        deployed = engine.docker(
             "stack", "deploy", "--detach=true", "--compose-file", str(project / STACK_FILE),
             stack.name, env=env,
         )  # fmt: skip
+        stack.deploy_output = deployed.stdout + deployed.stderr
         engine.poll(
             lambda: stack.get("/").status == 200, DEPLOY_DEADLINE, interval=1,
             what="home page 200 through nginx after `docker stack deploy`",
@@ -194,6 +204,30 @@ def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
     home = stack.get("/")
     assert home.status == 200
     assert "0 users so far" in home.text
+
+
+def test_web_started_only_after_the_last_migration_was_applied(stack):
+    migrated = max(stack.log_times("migrate", "Applying "))
+    started = stack.log_times("web", "Starting gunicorn")
+    assert len(started) >= 2
+    assert min(started) > migrated
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option_set):
+    stack_file = bake(**OPTION_SETS[option_set]) / STACK_FILE
+    result = engine.docker("stack", "config", "--compose-file", str(stack_file))
+    expected = {"migrate", "web", "nginx", "db"}
+    if option_set == "celery":
+        expected |= {"worker", "redis"}
+    assert set(yaml.safe_load(result.stdout)["services"]) == expected
+
+
+def test_every_option_in_the_stack_file_is_applied(stack):
+    assert "Ignoring unsupported options" not in stack.deploy_output
+    spec = json.loads(stack.inspect("web", "{{json .Spec.TaskTemplate.ContainerSpec}}"))
+    assert (spec["ReadOnly"], spec["Init"], spec["CapabilityDrop"]) == (True, True, ["ALL"])
+    assert {"Type": "tmpfs", "Target": "/tmp"} in spec["Mounts"]  # noqa: S108 (in the container)
 
 
 def test_secrets_come_from_the_swarm_not_the_environment(stack):
