@@ -14,8 +14,12 @@ from pathlib import Path
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
-def docker(*args, check=True, timeout=600):
-    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+def docker(*args, check=True, timeout=600, env=None):
+    """`docker ARGS`, with extra environment variables (what compose files interpolate)."""
+    result = subprocess.run(
+        ["docker", *args], env={**os.environ, **(env or {})}, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
     if check and result.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

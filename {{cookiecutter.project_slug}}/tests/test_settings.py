@@ -55,3 +55,16 @@ def test_secrets_can_come_from_files(tmp_path):
     secret_file.write_text(PROD_ENV["DJANGO_SECRET_KEY"])
     result = manage(*DEPLOY_CHECK, DJANGO_SECRET_KEY=None, DJANGO_SECRET_KEY_FILE=str(secret_file))
     assert result.returncode == 0, result.stderr
+
+
+def test_database_can_be_described_by_the_postgres_variables(tmp_path):
+    """The Swarm stack gives Postgres and the app one password secret: POSTGRES_PASSWORD_FILE."""
+    password_file = tmp_path / "postgres_password"
+    password_file.write_text("from-a-secret\n")
+    show = "from django.db import connection as c; print(c.settings_dict['HOST'], c.settings_dict['PASSWORD'])"
+    result = manage(
+        "shell", "--no-imports", "--command", show,
+        DATABASE_URL=None, POSTGRES_HOST="db", POSTGRES_PASSWORD_FILE=str(password_file),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["db", "from-a-secret"]

@@ -72,9 +72,25 @@ TEMPLATES = [
 ]
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
-# SQLite in the project folder unless DATABASE_URL says otherwise, so a checkout runs
-# without Docker. URL forms: https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+# DATABASE_URL names the database, in one of these forms:
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+# Without it, POSTGRES_HOST means Postgres described by the variables the postgres image
+# reads too, so one secret file (POSTGRES_PASSWORD_FILE) serves both; without either,
+# SQLite in the project folder, so a checkout runs without Docker.
+if env.str("POSTGRES_HOST", default="") and not env.str("DATABASE_URL", default=""):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "HOST": env("POSTGRES_HOST"),
+            "PORT": env.int("POSTGRES_PORT", default=5432),
+            "USER": env("POSTGRES_USER", default="postgres"),
+            "NAME": env("POSTGRES_DB", default=env("POSTGRES_USER", default="postgres")),
+            # The postgres image drops a secret file's trailing newline; so must we.
+            "PASSWORD": env("POSTGRES_PASSWORD").rstrip("\n"),
+        }
+    }
+else:
+    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Reuse connections across requests, and check them before reuse so a database restart
 # costs one failed check rather than one failed request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

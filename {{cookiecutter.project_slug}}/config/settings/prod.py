@@ -13,8 +13,10 @@ from .base import env
 # Required: no default, so a forgotten variable cannot fall back to something weak.
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
-# base.py falls back to a SQLite file; production must name its database explicitly.
-DATABASES["default"].update(env.db("DATABASE_URL"))
+# base.py falls back to a SQLite file; production must name its database explicitly:
+# DATABASE_URL, or POSTGRES_HOST and its companions (see base.py).
+if not env.str("POSTGRES_HOST", default=""):
+    DATABASES["default"].update(env.db("DATABASE_URL"))
 
 if DEBUG:
     raise ImproperlyConfigured(

@@ -1,0 +1,278 @@
+"""Docker Swarm (deploy/swarm/stack.yaml): the prod images on a one-node swarm, with
+secrets from the swarm and migrations as a job; rolled to a new version under load without
+a failed request, and rolled back from a version that never turns healthy."""
+
+import json
+import re
+import signal
+import subprocess
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+import yaml
+
+from tests import engine
+from tests.conftest import OPTION_SETS, TEMPLATE
+from tests.stacks import VIA_HTTPS, free_port
+
+STACK_FILE = "deploy/swarm/stack.yaml"
+SECRETS = {
+    "my_service_django_secret_key": f"swarm-test-secret-key-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+    # With the newline `echo pw | docker secret create` leaves, which Postgres drops too.
+    "my_service_postgres_password": f"swarm-test-password-{uuid.uuid4().hex}\n",
+}
+# Every wait is bounded; rollouts wait for health checks (5 s apart, 30 s start period).
+DEPLOY_DEADLINE = 180
+UPDATE_TIMEOUT = 240
+REPORT = TEMPLATE / "artifacts" / "swarm.json"
+
+
+@dataclass
+class SwarmStack:
+    name: str
+    base_url: str
+    deploy_output: str = ""
+
+    def get(self, path):
+        return engine.request(self.base_url + path, headers=VIA_HTTPS)
+
+    def service(self, name):
+        return f"{self.name}_{name}"
+
+    def inspect(self, service, template):
+        inspected = engine.docker("service", "inspect", self.service(service), "--format", template)
+        return inspected.stdout
+
+    def running_images(self, service):
+        """The image of each task of the service that is running now."""
+        listing = engine.docker(
+            "service", "ps", self.service(service), "--filter", "desired-state=running",
+            "--format", "{{.Image}} {{.CurrentState}}",
+        )  # fmt: skip
+        return sorted(image for image, state, *_ in map(str.split, listing.stdout.splitlines())
+                      if state == "Running")  # fmt: skip
+
+    def log_times(self, service, text):
+        """When each line of the service's logs that holds `text` was written."""
+        logs = engine.docker("service", "logs", "--raw", "--timestamps", self.service(service))
+        lines = (logs.stdout + logs.stderr).splitlines()
+        return [datetime.fromisoformat(line.split()[0]) for line in lines if text in line]
+
+    def update_image(self, service, image):
+        """Roll the service to `image` and wait until Swarm is done (converged or rolled
+        back); the state it ended in, e.g. "completed" or "rollback_completed"."""
+        engine.docker(
+            "service", "update", "--detach=false", "--no-resolve-image", "--image", image,
+            self.service(service), check=False, timeout=UPDATE_TIMEOUT,
+        )  # fmt: skip
+        return self.inspect(service, "{{.UpdateStatus.State}}").strip()
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_engine):
+    """This engine as a one-node swarm on loopback, left again at the end (with every
+    service, secret and config in it)."""
+    if engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
+        engine.docker("swarm", "leave", "--force")  # left over by an interrupted run
+    engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    try:
+        yield
+    finally:
+        engine.docker("swarm", "leave", "--force", check=False)
+
+
+@pytest.fixture(scope="module")
+def versions(image):
+    """Tags of the web image: v1 and v2 (the same build, as a rebuild without changes
+    would be) and v3, which starts but never turns healthy: it listens on the wrong port."""
+    built = image("default")
+    prefix = f"django-docker-swarm/web-{uuid.uuid4().hex[:8]}"
+    tags = {version: f"{prefix}:{version}" for version in ("v1", "v2", "v3")}
+    engine.docker("tag", built, tags["v1"])
+    engine.docker("tag", built, tags["v2"])
+    broken = f"FROM {tags['v1']}\nENV GUNICORN_BIND=0.0.0.0:8001\n"
+    subprocess.run(
+        ["docker", "build", "--quiet", "--tag", tags["v3"], "-"],
+        input=broken, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    yield tags
+    engine.docker("rmi", *tags.values(), check=False)
+
+
+@pytest.fixture(scope="module")
+def stack(swarm, bake, image, versions, tmp_path_factory):
+    """deploy/swarm/stack.yaml deployed with v1 and healthy through nginx; removed at the
+    end, volumes included."""
+    secrets_dir = tmp_path_factory.mktemp("swarm-secrets")
+    for name, value in SECRETS.items():
+        (secrets_dir / name).write_text(value)
+        engine.docker("secret", "create", name, str(secrets_dir / name))
+    port = free_port()
+    stack = SwarmStack(f"ddswarm-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}")
+    env = {
+        "APP_IMAGE": versions["v1"],
+        "PROXY_IMAGE": image("default", target="nginx"),
+        "HTTP_PORT": str(port),
+    }
+    project = bake()
+    try:
+        deployed = engine.docker(
+            "stack", "deploy", "--detach=true", "--compose-file", str(project / STACK_FILE),
+            stack.name, env=env,
+        )  # fmt: skip
+        stack.deploy_output = deployed.stdout + deployed.stderr
+        engine.poll(
+            lambda: stack.get("/").status == 200, DEPLOY_DEADLINE, interval=1,
+            what="home page 200 through nginx after `docker stack deploy`",
+        )  # fmt: skip
+        yield stack
+    finally:
+        remove_stack(stack.name)
+
+
+def remove_stack(name):
+    """`docker stack rm`, then wait for its tasks and network to go (Swarm stops them in
+    the background) and remove what `stack rm` leaves: its volumes, and on this engine
+    the exited containers of its job."""
+    engine.docker("stack", "rm", name, check=False)
+    label = f"label=com.docker.stack.namespace={name}"
+
+    def stopped():
+        running = engine.docker("ps", "--quiet", "--filter", label).stdout
+        networks = engine.docker("network", "ls", "--quiet", "--filter", label).stdout
+        return not running.strip() and not networks.strip()
+
+    engine.poll(stopped, 90, interval=0.5, what=f"stack {name} stopped")
+    for kind, listing in [("container", ["ps", "--all"]), ("volume", ["volume", "ls"])]:
+        leftover = engine.docker(*listing, "--quiet", "--filter", label).stdout.split()
+        if leftover:
+            engine.docker(kind, "rm", "--force", *leftover)
+
+
+@contextmanager
+def load(url):
+    """wrk on `url` while the block runs; what it counted, in the yielded dict after."""
+    wrk = subprocess.Popen(
+        # A long --duration only as a bound: the end of the block stops wrk (SIGINT: it
+        # reports and exits).
+        ["wrk", "--threads", "2", "--connections", "8", "--duration", "600s", "--timeout", "5s",
+         *[f"--header={name}: {value}" for name, value in VIA_HTTPS.items()], url],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    figures = {}
+    try:
+        yield figures
+    finally:
+        wrk.send_signal(signal.SIGINT)
+        output = wrk.communicate(timeout=30)[0]
+    figures.update(counted(output))
+
+
+def counted(wrk_output):
+    """Requests sent, and how many failed: a status other than 2xx/3xx, or a socket error
+    (refused, reset, timed out)."""
+    counts = re.findall(r"^\s*(?:Non-2xx or 3xx responses|Socket errors):(.*)$", wrk_output, re.M)
+    return {
+        "requests": int(re.search(r"(\d+) requests in", wrk_output)[1]),
+        "failed": sum(int(number) for line in counts for number in re.findall(r"\d+", line)),
+    }
+
+
+def under_load(stack, action):
+    """Run `action` while wrk loads the home page (a Postgres query per request)."""
+    started = time.monotonic()
+    with load(stack.base_url + "/") as figures:
+        outcome = action()
+    figures["seconds"] = round(time.monotonic() - started)
+    return outcome, figures
+
+
+def record(**figures):
+    REPORT.parent.mkdir(exist_ok=True)
+    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    report.update(figures)
+    REPORT.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"swarm: {figures}")
+
+
+def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
+    def job_status():
+        listing = engine.docker("service", "ls", "--filter", f"name={stack.service('migrate')}",
+                                "--format", "{{.Mode}}: {{.Replicas}}")  # fmt: skip
+        return listing.stdout.strip()
+
+    # Web may answer while the job's process is still exiting after its last migration.
+    engine.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 30,
+                what="migrate job completed")  # fmt: skip
+    # The count comes from auth_user, a table only the migrations make.
+    home = stack.get("/")
+    assert home.status == 200
+    assert "0 users so far" in home.text
+
+
+def test_web_started_only_after_the_last_migration_was_applied(stack):
+    migrated = max(stack.log_times("migrate", "Applying "))
+    started = stack.log_times("web", "Starting gunicorn")
+    assert len(started) >= 2
+    assert min(started) > migrated
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option_set):
+    stack_file = bake(**OPTION_SETS[option_set]) / STACK_FILE
+    result = engine.docker("stack", "config", "--compose-file", str(stack_file))
+    expected = {"migrate", "web", "nginx", "db"}
+    if option_set == "celery":
+        expected |= {"worker", "redis"}
+    assert set(yaml.safe_load(result.stdout)["services"]) == expected
+
+
+def test_every_option_in_the_stack_file_is_applied(stack):
+    assert "Ignoring unsupported options" not in stack.deploy_output
+    spec = json.loads(stack.inspect("web", "{{json .Spec.TaskTemplate.ContainerSpec}}"))
+    assert (spec["ReadOnly"], spec["Init"], spec["CapabilityDrop"]) == (True, True, ["ALL"])
+    assert {"Type": "tmpfs", "Target": "/tmp"} in spec["Mounts"]  # noqa: S108 (in the container)
+
+
+def test_secrets_come_from_the_swarm_not_the_environment(stack):
+    for service in ("web", "migrate", "db"):
+        spec = json.loads(stack.inspect(service, "{{json .Spec.TaskTemplate.ContainerSpec}}"))
+        environment = "\n".join(spec.get("Env", []))
+        for value in SECRETS.values():
+            assert value.strip() not in environment
+        names = {secret["SecretName"] for secret in spec["Secrets"]}
+        assert "my_service_postgres_password" in names
+    # The app reads its database with that password: readiness checks the database.
+    assert stack.get("/health/ready/").status == 200
+
+
+def test_web_runs_replicas_with_start_first_updates_and_rollback(stack):
+    assert stack.inspect("web", "{{.Spec.Mode.Replicated.Replicas}}").strip() == "2"
+    update = json.loads(stack.inspect("web", "{{json .Spec.UpdateConfig}}"))
+    assert (update["Order"], update["FailureAction"]) == ("start-first", "rollback")
+    limits = json.loads(stack.inspect("web", "{{json .Spec.TaskTemplate.Resources.Limits}}"))
+    assert limits["NanoCPUs"] > 0 and limits["MemoryBytes"] > 0
+
+
+def test_rolling_update_under_load_fails_no_request(stack, versions):
+    state, figures = under_load(stack, lambda: stack.update_image("web", versions["v2"]))
+    record(rolling_update_v1_to_v2={"state": state, **figures})
+    assert state == "completed"
+    assert stack.running_images("web") == [versions["v2"]] * 2
+    assert figures["requests"] > 0
+    assert figures["failed"] == 0, figures
+
+
+def test_update_to_a_never_healthy_image_rolls_back_and_keeps_answering(stack, versions):
+    image_of_web = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
+    serving = stack.inspect("web", image_of_web).strip()
+    state, figures = under_load(stack, lambda: stack.update_image("web", versions["v3"]))
+    record(update_to_unhealthy_v3={"state": state, **figures})
+    assert state == "rollback_completed"
+    assert stack.inspect("web", image_of_web).strip() == serving
+    assert stack.get("/").status == 200
+    assert figures["failed"] == 0, figures
