@@ -31,6 +31,7 @@ KUBELET_HOST = "10.0.0.7:8000"
 # The runtime image's settings module (its ENV), which the manifests rely on.
 SETTINGS_MODULE = "config.settings.prod"
 DOMAIN = "example.com"  # the default domain_name
+NGINX_UPSTREAM = "/etc/nginx/conf.d/upstream.conf"
 # yamllint's defaults, with lines up to 100 characters (as ruff's) and no "---" opening
 # each file: kustomize's own files never have one.
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
@@ -131,6 +132,17 @@ def environment(container, objects):
     return env
 
 
+def config_map_files(objects, pod, container):
+    """The files a container gets from ConfigMaps, by the path they are mounted at."""
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    config_maps = named(objects, "ConfigMap")
+    return {
+        mount["mountPath"]: config_maps[source["name"]]["data"][mount["subPath"]]
+        for mount in container.get("volumeMounts", [])
+        if (source := volumes[mount["name"]].get("configMap"))
+    }
+
+
 def dockerfile(project, instruction):
     return re.search(rf"^{instruction} (.+)$", (project / "Dockerfile").read_text(), re.M)[1]
 
@@ -168,6 +180,8 @@ def test_every_file_in_a_kustomization_directory_is_used(k8s):
             *spec.get("resources", []),
             *(patch["path"] for patch in spec.get("patches", [])),
             *(env for generator in generators for env in generator.get("envs", [])),
+            # `key=file`, or just `file`
+            *(f.rpartition("=")[2] for generator in generators for f in generator.get("files", [])),
         }
         files = {path.name for path in kustomization.parent.iterdir() if path.is_file()}
         unused = files - used - {"kustomization.yaml", ".gitignore"}
@@ -344,10 +358,10 @@ def test_services_select_the_pods_that_serve_their_ports(overlays, project):
             (container,) = pod_spec(named(objects, "Deployment")[name])["containers"]
             for port in service["spec"]["ports"]:
                 assert port_number(container, port["targetPort"]), f"{name} {port}"
-        # nginx's config names its upstream as compose does; this Service answers to it.
-        upstream = re.search(
-            r"server (\w+):(\d+);", (project / "deploy/nginx/default.conf").read_text()
-        )
+        # The upstream nginx gets on Kubernetes names this Service and its port.
+        nginx = pod_spec(named(objects, "Deployment")["nginx"])
+        files = config_map_files(objects, nginx, nginx["containers"][0])
+        upstream = re.search(r"server (\w+):(\d+);", files[NGINX_UPSTREAM])
         service_name, service_port = upstream[1], int(upstream[2])
         assert service_port in [port["port"] for port in services[service_name]["spec"]["ports"]]
 
@@ -406,10 +420,11 @@ def world_writable_directory(path):
     return path
 
 
-def as_docker_run(pod, container, workdir):
+def as_docker_run(objects, pod, container, workdir):
     """`docker run` flags giving a container what its pod spec grants, no more: its user,
-    capabilities, sysctls, writable emptyDirs, the rest of the root read-only. (Docker's
-    default seccomp profile stands for RuntimeDefault.) The database is in `workdir`."""
+    capabilities, sysctls, writable emptyDirs, files from ConfigMaps, the rest of the root
+    read-only. (Docker's default seccomp profile stands for RuntimeDefault.) The database
+    is in `workdir`."""
     security = pod["securityContext"] | container["securityContext"]
     flags = [
         f"--user={security['runAsUser']}:{security['runAsGroup']}",
@@ -426,7 +441,13 @@ def as_docker_run(pod, container, workdir):
     sysctls = UNPRIVILEGED_PORT_START | {s["name"]: s["value"] for s in security.get("sysctls", [])}
     flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    files = config_map_files(objects, pod, container)
     for mount in container.get("volumeMounts", []):
+        if mount["mountPath"] in files:
+            copy = workdir / mount["name"]
+            copy.write_text(files[mount["mountPath"]])
+            flags.append(f"--volume={copy}:{mount['mountPath']}:ro")
+            continue
         assert "emptyDir" in volumes[mount["name"]], mount
         # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the
         # owner of the image's directory instead.)
@@ -463,7 +484,8 @@ def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
     probes = [container[kind] for kind in PROBE_KINDS if kind in container]
     budget = probes[0].get("periodSeconds", 10) * probes[0].get("failureThreshold", 3)
     port = port_number(container, probes[0]["httpGet"]["port"])
-    with engine.running(tag, env, *as_docker_run(pod, container, workdir), port=port) as server:
+    granted = as_docker_run(objects, pod, container, workdir)
+    with engine.running(tag, env, *granted, port=port) as server:
         for probe in probes:
             path = probe["httpGet"]["path"]
             url = server.base_url + path
@@ -484,7 +506,8 @@ def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod
 
     def run(workload, container):
         env = environment(container, objects) | {"DATABASE_URL": DATABASE_URL}
-        flags = [*as_docker_run(pod_spec(workload), container, workdir), *engine.env_flags(env)]
+        granted = as_docker_run(objects, pod_spec(workload), container, workdir)
+        flags = [*granted, *engine.env_flags(env)]
         return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)
 
     job = named(objects, "Job")["migrate"]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds local stand-ins for the official images the baked project names, because this
-# machine cannot pull from Docker Hub. Each is a Debian trixie minbase root filesystem
-# imported under the official name, so `FROM python:3.13-slim` resolves locally and
-# nothing is ever pulled. Idempotent: an image already in the engine is kept.
+# machine cannot pull from Docker Hub. Each is a Debian minbase root filesystem imported
+# under the official name, so `FROM python:3.13-slim` resolves locally and nothing is ever
+# pulled. Idempotent: a stand-in already in the engine is kept while this folder is
+# unchanged (its files' hash is each image's label), and rebuilt when it has changed.
 set -euo pipefail
 
 mirror=http://deb.debian.org/debian
@@ -10,16 +11,22 @@ cache=${STANDIN_CACHE:-/var/cache/django-docker-standins}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$cache/debs"
 
-have_image() { docker image inspect "$1" >/dev/null 2>&1; }
+revision=$(cat "$here"/* | sha256sum | cut -c1-16)
 
-# A minbase root with the given packages, built under $cache. The downloaded .debs stay in
-# $cache/debs, so the images share the base system's and a rebuild downloads nothing new;
-# the root itself keeps no package files, docs, translations or apt lists, as the official
-# slim Debian bases do not.
+have_image() {
+  [ "$(docker image inspect -f '{{index .Config.Labels "standin.revision"}}' "$1" 2>/dev/null)" \
+    = "$revision" ]
+}
+
+# A minbase root of a Debian suite (trixie unless a third argument names another) with the
+# given packages, built under $cache. The downloaded .debs stay in $cache/debs, so the
+# images share the base system's and a rebuild downloads nothing new; the root itself
+# keeps no package files, docs, translations or apt lists, as the official slim Debian
+# bases do not.
 make_rootfs() {
-  local root=$1 packages=$2
+  local root=$1 packages=$2 suite=${3:-trixie}
   rm -rf "$root"
-  debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" trixie \
+  debootstrap --variant=minbase --cache-dir="$cache/debs" --include="$packages" "$suite" \
     "$root" "$mirror" >/dev/null
   find "$root"/usr/share/locale -mindepth 1 -maxdepth 1 ! -name locale.alias \
     -exec rm -rf '{}' +
@@ -34,7 +41,7 @@ make_rootfs() {
 import_rootfs() {
   local root=$1 tag=$2
   shift 2
-  local changes=(-c 'ENV LANG=C.UTF-8') late=() change
+  local changes=(-c 'ENV LANG=C.UTF-8' -c "LABEL standin.revision=$revision") late=() change
   for change in "$@"; do
     case $change in
       STOPSIGNAL*) late+=("$change") ;;
@@ -96,13 +103,15 @@ build_postgres() {
     'STOPSIGNAL SIGINT' 'EXPOSE 5432' 'CMD ["postgres"]'
 }
 
-# nginx:1.28: Debian's nginx (1.26) laid out as the official image is: an nginx user, its
+# nginx:1.28: Debian's nginx laid out as the official image is: an nginx user, its
 # nginx.conf and default.conf, logs to the container's stdout/stderr, temporary files under
 # /var/cache/nginx, so that it runs on a read-only root. curl and bash, as officially.
+# From sid (1.30), because trixie's 1.26 lacks what 1.28 has and the baked config uses:
+# re-resolving an upstream server's name (`server ... resolve`, new in 1.27.3).
 build_nginx() {
   local tag=nginx:1.28 root="$cache/nginx"
   have_image "$tag" && return
-  make_rootfs "$root" nginx,curl,ca-certificates
+  make_rootfs "$root" nginx,curl,ca-certificates sid
   chroot "$root" groupadd --system --gid 101 nginx
   chroot "$root" useradd --system --gid nginx --no-create-home --home-dir /nonexistent \
     --comment "nginx user" --shell /bin/false --uid 101 nginx
