@@ -11,6 +11,8 @@ from tests import engine
 from tests.stacks import stack_up
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+# Screenshots and measured figures, for people to look at after a run (git-ignored).
+ARTIFACTS = TEMPLATE / "artifacts"
 
 # The option sets that change the baked project; every other answer is covered by bake
 # tests alone. Keys name them in test ids.

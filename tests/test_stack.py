@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests import engine
-from tests.conftest import TEMPLATE
+from tests.conftest import ARTIFACTS
 from tests.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
 
-ARTIFACTS = TEMPLATE / "artifacts"
 # Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
