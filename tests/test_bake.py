@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import uv
 
-from tests.conftest import OPTION_SETS, TEMPLATE
+from tests.conftest import OPTION_SETS, TEMPLATE, UNUSUAL_ANSWERS
 
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
 CELERY_PATHS = ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"]
@@ -197,8 +197,9 @@ def test_bake_works_offline(tmp_path):
         {"project_name": "Café Ünïcode Sérvice"},
         {"project_name": "A" * 120, "description": "Quotes \" and ' and \\ survive"},
         {"project_slug": "x" * 40, "domain_name": "api.sub.example.co.uk"},
+        UNUSUAL_ANSWERS,
     ],
-    ids=["unicode-name", "long-name-quotes", "long-slug"],
+    ids=["unicode-name", "long-name-quotes", "long-slug", "all-at-once"],
 )
 def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
     project = bake(**answers)
@@ -209,6 +210,9 @@ def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
 INVALID_ANSWERS = {
     "empty-name": ({"project_name": ""}, "project_name"),
     "blank-name": ({"project_name": "   "}, "project_name"),
+    "name-line-break": ({"project_name": "My\nService"}, "project_name"),
+    "description-control-char": ({"description": "Rings a bell\a"}, "description"),
+    "author-tab": ({"author_name": "Ada\tLovelace"}, "author_name"),
     "slug-dash": ({"project_slug": "my-service"}, "project_slug"),
     "slug-space": ({"project_slug": "my service"}, "project_slug"),
     "slug-unicode": ({"project_slug": "café"}, "project_slug"),
