@@ -192,24 +192,28 @@ def pem_blocks(text):
 
 
 def secrets_to_look_for(project, runtime_tag):
-    """What must never be in an image: the baked .env's generated secrets, any private key,
-    and what the build's CA bundle secret adds to the base image's own certificates (the
-    proxy's CA; the public ones are in every Debian image anyway)."""
+    """Patterns (bytes) that must match nothing in an image: the baked .env's generated
+    secrets; a PEM private key on a line of its own (TLS libraries hold self-test keys
+    inside binary strings); and what the build's CA bundle secret adds to the base image's
+    own certificates (the proxy's CA: the public ones are in every Debian image anyway)."""
     env_file = (project / ".env").read_text()
-    values = re.findall(r"^(?:DJANGO_SECRET_KEY|POSTGRES_PASSWORD)=(.+)$", env_file, re.M)
+    values = dict(re.findall(r"^(DJANGO_SECRET_KEY|POSTGRES_PASSWORD)=(.+)$", env_file, re.M))
     assert len(values) == 2
     base_bundle = run_in_image(runtime_tag, "cat", "/etc/ssl/certs/ca-certificates.crt").stdout
     added = pem_blocks(engine.CA_BUNDLE.read_text()) - pem_blocks(base_bundle)
-    # The certificate's middle: no line breaks to differ, and unique to it.
-    added_bodies = [block.splitlines()[5] for block in added]
-    return [value.encode() for value in values] + [
-        b"PRIVATE KEY-----",
-        *(body.encode() for body in added_bodies),
-    ]
+    # The last full line of a certificate is part of its signature: unique to it, unbroken.
+    values |= {
+        f"CA bundle certificate {n}": block.splitlines()[-3] for n, block in enumerate(added)
+    }
+    # Named, so a finding says what leaked without printing it.
+    patterns = {name: re.compile(re.escape(value.encode())) for name, value in values.items()}
+    pem_key = rb"(?m)^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[A-Za-z0-9+/]{40}"
+    patterns["PEM private key"] = re.compile(pem_key)
+    return patterns
 
 
-def layer_findings(layer, needles, forbidden_names):
-    """Every file in a layer tar whose name is forbidden or whose content holds a needle."""
+def layer_findings(layer, patterns, forbidden_names):
+    """Every file in a layer tar whose name is forbidden or whose content matches."""
     findings = []
     with tarfile.open(fileobj=layer) as files:
         for member in files:
@@ -218,7 +222,11 @@ def layer_findings(layer, needles, forbidden_names):
                 findings.append(f"{member.name}: forbidden name")
             if member.isfile():
                 content = files.extractfile(member).read()
-                findings += [f"{member.name}: {n[:12]!r}..." for n in needles if n in content]
+                findings += [
+                    f"{member.name}: {name}"
+                    for name, pattern in patterns.items()
+                    if pattern.search(content)
+                ]
     return findings
 
 
@@ -226,7 +234,7 @@ def layer_findings(layer, needles, forbidden_names):
 def test_no_layer_of_the_saved_image_holds_a_secret(bake, image, target, tmp_path):
     """`docker save`: every layer as shipped, including files a later layer deletes."""
     tag = image("default", target=target)
-    needles = secrets_to_look_for(bake(), image("default"))
+    patterns = secrets_to_look_for(bake(), image("default"))
     saved = tmp_path / "image.tar"
     docker("save", "--output", str(saved), tag)
     findings = []
@@ -234,7 +242,7 @@ def test_no_layer_of_the_saved_image_holds_a_secret(bake, image, target, tmp_pat
         (manifest,) = json.load(image_tar.extractfile("manifest.json"))
         for layer in manifest["Layers"]:
             findings += layer_findings(
-                image_tar.extractfile(layer), needles, {".env", ".git", "ca_bundle"}
+                image_tar.extractfile(layer), patterns, {".env", ".git", "ca_bundle"}
             )
     assert len(manifest["Layers"]) > 3
     assert findings == []
@@ -243,11 +251,11 @@ def test_no_layer_of_the_saved_image_holds_a_secret(bake, image, target, tmp_pat
 @pytest.mark.parametrize("target", ["runtime", "nginx"])
 def test_image_history_and_config_show_no_secret(bake, image, target):
     tag = image("default", target=target)
-    needles = secrets_to_look_for(bake(), image("default"))
+    patterns = secrets_to_look_for(bake(), image("default"))
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
     config = docker("image", "inspect", "--format", "{{json .Config}}", tag).stdout
     for text in (history, config):
-        assert not [needle for needle in needles if needle in text.encode()]
+        assert not [name for name, pattern in patterns.items() if pattern.search(text.encode())]
         assert not re.search(r"(SECRET|PASSWORD|TOKEN|PRIVATE|CA_BUNDLE)\w*=", text, re.I)
 
 
