@@ -134,7 +134,7 @@ def test_app_serves_from_a_read_only_root_and_uploads_land_on_the_media_volume(p
     assert prod.get("/").status == 200
 
     saved = prod.compose(
-        "exec", "-T", "web", "python", "manage.py", "shell", "-c",
+        "exec", "-T", "web", "python", "manage.py", "shell", "--verbosity=0", "-c",
         "from django.core.files.base import ContentFile;"
         "from django.core.files.storage import default_storage;"
         "print(default_storage.save('faults/upload.txt', ContentFile(b'uploaded')))",
