@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -60,6 +61,10 @@ def web_rss_mib(stack):
     ).stdout  # fmt: skip
     fields = dict(line.split() for line in stat.splitlines())
     return int(fields.get("anon") or fields["total_rss"]) / 2**20  # cgroup v2, else v1
+
+
+def web_log(stack):
+    return stack.compose("logs", "--no-log-prefix", "web").stdout
 
 
 def gunicorn_workers(stack):
@@ -224,28 +229,40 @@ def test_a_killed_worker_is_replaced_while_requests_keep_succeeding(prod):
 
 
 def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
+    """Requests are held in flight by pausing the database under them; web is stopped
+    while they wait, and the database resumes only once gunicorn has had its SIGTERM."""
+    terms_before = web_log(prod).count("Handling signal: term")
     try:
-        with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load:
+        with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load, ThreadPoolExecutor() as pool:
             load.wait_for(50)
+            prod.compose("pause", "db")
             stopping = time.monotonic()
-            prod.compose("stop", "web")
+            stopped = pool.submit(prod.compose, "stop", "web")
+            engine.poll(
+                lambda: web_log(prod).count("Handling signal: term") > terms_before,
+                10, interval=0.1, what="gunicorn got SIGTERM",
+            )  # fmt: skip
+            terminated = time.monotonic()
+            prod.compose("unpause", "db")
+            stopped.result(timeout=30)
             seconds_to_stop = time.monotonic() - stopping
-            load.wait_for(20)  # answered by nginx alone now
         exit_code = prod.inspect("web", "{{.State.ExitCode}}")
     finally:
+        prod.compose("unpause", "db", check=False)
         prod.up("--no-deps", "web")
-    in_flight = [o for o in load.outcomes if o.started < stopping < o.ended]
+    # Held by the paused database until after the SIGTERM: every one must still succeed.
+    in_flight = [o for o in load.outcomes if o.started < stopping and o.ended > terminated]
     record(
-        "docker compose stop web under load",
+        "docker compose stop web with requests in flight",
         seconds_to_stop=round(seconds_to_stop, 2),
         exit_code=int(exit_code),
-        requests_sent_before_stop=sum(o.started < stopping for o in load.outcomes),
-        in_flight_at_stop=len(in_flight),
+        in_flight_through_sigterm=len(in_flight),
         in_flight_failed=sum(not o.ok for o in in_flight),
         failed_before_stop=len(load.failures(started_before=stopping)),
         refused_after_stop=len(load.failures(started_after=stopping)),
     )
     assert load.failures(started_before=stopping) == []
+    assert in_flight, "no request was in flight when web got SIGTERM"
     assert exit_code == "0"
     assert seconds_to_stop < GRACEFUL_TIMEOUT
 
