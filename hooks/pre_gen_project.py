@@ -76,6 +76,10 @@ def domain_problem(domain):
 def problems(answers):
     if not answers["project_name"].strip():
         yield "project_name", "is empty; give the project a human-readable name"
+    # They become one-line string literals in Python and TOML files.
+    for field in ("project_name", "description", "author_name"):
+        if not answers[field].isprintable():
+            yield field, "must be one line of text (no line breaks, tabs or control characters)"
     slug_error = slug_problem(answers["project_slug"])
     if slug_error:
         yield "project_slug", slug_error

@@ -11,6 +11,8 @@ from tests import engine
 from tests.stacks import stack_up
 
 TEMPLATE = Path(__file__).resolve().parent.parent
+# Screenshots and measured figures, for people to look at after a run (git-ignored).
+ARTIFACTS = TEMPLATE / "artifacts"
 
 # The option sets that change the baked project; every other answer is covered by bake
 # tests alone. Keys name them in test ids.
@@ -18,6 +20,14 @@ OPTION_SETS = {
     "default": {},
     "celery": {"use_celery": "y"},
 }
+# Unusual but valid answers, at their limits: baked by test_bake, and built and run once
+# by test_build, under this key of image().
+UNUSUAL_ANSWERS = {
+    "project_name": "Café Ünïcode Sérvice — “quoted” & <escaped>",
+    "project_slug": "the_longest_project_slug_allowed_is_40ch",
+    "description": "Quotes \" and ' and \\ survive",
+}
+BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
 
 
 def pytest_collection_modifyitems(items):
@@ -81,14 +91,15 @@ def add_local_state(project):
 
 @pytest.fixture(scope="session")
 def image(bake, docker_engine):
-    """An image (Dockerfile target) of the project baked with an option set: built once
-    per session, from a working tree with local state in it, and removed at the end."""
+    """An image (Dockerfile target) of the project baked with an option set (or the
+    unusual answers): built once per session, from a working tree with local state in it,
+    and removed at the end."""
     built = {}
 
     def image_for(option_set, target="runtime"):
         key = (option_set, target)
         if key not in built:
-            project = bake(**OPTION_SETS[option_set])
+            project = bake(**BAKES[option_set])
             add_local_state(project)
             tag = f"django-docker-test/{option_set}-{target}:{uuid.uuid4().hex[:8]}"
             engine.build(project, tag, target=target)

