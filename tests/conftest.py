@@ -30,12 +30,23 @@ UNUSUAL_ANSWERS = {
 BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
 
 
+# Fastest and most basic first; scale last, as joining and leaving a swarm disturbs the
+# engine's networking for whatever else runs then.
+STAGES = ["bake", "build", "stack", "faults", "scale"]
+
+
+def stage_of(item):
+    """The first word of the test module's name after `test_` (test_scale_swarm.py: scale)."""
+    return item.module.__name__.rpartition("test_")[2].partition("_")[0]
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items):
-    """Mark each test with its stage, the first word of its module's name after `test_`
-    (test_scale_swarm.py: scale), so `-m bake` or `-m scale` selects it."""
+    """Mark each test with its stage, so `-m bake` or `-m scale` selects it, and run the
+    stages in order (a stable sort: each module's own order stays)."""
     for item in items:
-        stage = item.module.__name__.rpartition("test_")[2].partition("_")[0]
-        item.add_marker(stage)
+        item.add_marker(stage_of(item))
+    items.sort(key=lambda item: STAGES.index(stage_of(item)))
 
 
 @pytest.fixture(scope="module", params=OPTION_SETS)
