@@ -40,7 +40,7 @@ def stage_of(item):
     return item.module.__name__.rpartition("test_")[2].partition("_")[0]
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """Mark each test with its stage, so `-m bake` or `-m scale` selects it, and run the
     stages in order (a stable sort: each module's own order stays)."""
