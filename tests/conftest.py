@@ -1,5 +1,6 @@
 """Fixtures shared by every stage: baking the template, and a real Docker engine."""
 
+import json
 import os
 import subprocess
 import uuid
@@ -13,6 +14,18 @@ from tests.stacks import stack_up
 TEMPLATE = Path(__file__).resolve().parent.parent
 # Screenshots and measured figures, for people to look at after a run (git-ignored).
 ARTIFACTS = TEMPLATE / "artifacts"
+
+
+def record_figures(report, name, **figures):
+    """Print measured figures and keep them under `name` in artifacts/<report>.json, for
+    people to quote after a run."""
+    print(f"\n{name}: {json.dumps(figures)}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{report}.json"
+    known = json.loads(path.read_text()) if path.exists() else {}
+    known[name] = figures
+    path.write_text(json.dumps(known, indent=2) + "\n")
+
 
 # The option sets that change the baked project; every other answer is covered by bake
 # tests alone. Keys name them in test ids.

@@ -1,8 +1,11 @@
-"""Light background load for fault tests: a few client threads GET one URL over and over
-while something breaks, and every answer is kept with its times, so that failures can be
-counted exactly and told apart by when they happened."""
+"""Load for the fault and scale stages. `Load`: a few client threads GET one URL over and
+over while something breaks, and every answer is kept with its times, so that failures
+can be counted exactly and told apart by when they happened. `wrk`: Debian's load
+generator, for throughput, and what its report counts."""
 
 import http.client
+import re
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -82,3 +85,44 @@ class Load:
             "failed": sum(not outcome.ok for outcome in outcomes),
             "statuses": sorted({str(outcome.status) for outcome in outcomes}),
         }
+
+
+def wrk_command(url, headers, connections, seconds, timeout="10s"):
+    """wrk on `url` for `seconds` (it reports early when sent SIGINT), latency included."""
+    return [
+        "wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{seconds}s",
+        "--timeout", timeout, "--latency",
+        *[f"--header={name}: {value}" for name, value in headers.items()], url,
+    ]  # fmt: skip
+
+
+def wrk(url, headers, connections, seconds):
+    """Run wrk to the end; its figures."""
+    command = wrk_command(url, headers, connections, seconds)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30)
+    assert result.returncode == 0, result.stderr
+    return wrk_figures(result.stdout)
+
+
+def _milliseconds(figure):
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", figure).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+
+
+def wrk_figures(output):
+    """What wrk's report counts. `failed`: answers other than 2xx/3xx, and socket errors
+    (refused, reset, timed out)."""
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.+)", output)
+    figures = {
+        "requests": int(re.search(r"(\d+) requests in", output)[1]),
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "p50_ms": _milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),
+        "p99_ms": _milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),
+        "non_2xx_3xx": int(non_2xx[1]) if non_2xx else 0,
+        "socket_errors": sum(map(int, re.findall(r"\d+", socket_errors[1])))
+        if socket_errors
+        else 0,
+    }
+    figures["failed"] = figures["non_2xx_3xx"] + figures["socket_errors"]
+    return figures

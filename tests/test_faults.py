@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -16,11 +15,10 @@ from datetime import UTC, datetime
 import pytest
 
 from tests import engine
-from tests.conftest import ARTIFACTS
-from tests.load import Load
+from tests.conftest import record_figures
+from tests.load import Load, wrk
 from tests.stacks import VIA_HTTPS
 
-FIGURES = ARTIFACTS / "faults.json"
 WRK_SECONDS = 60
 # Workers fill their caches and connection pools in the first seconds of load; memory is
 # measured from then on.
@@ -38,14 +36,6 @@ RSS_GROWTH_LIMIT_MIB = 16
 def option_set():
     """Faults depend on the stack's shape, not on its options: the default bake only."""
     return "default"
-
-
-def record(name, **figures):
-    print(f"\n{name}: {json.dumps(figures)}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    known = json.loads(FIGURES.read_text()) if FIGURES.exists() else {}
-    known[name] = figures
-    FIGURES.write_text(json.dumps(known, indent=2) + "\n")
 
 
 def baked_secrets(stack):
@@ -85,51 +75,21 @@ def gunicorn_workers(stack):
     return {int(pid) for pid in children(master)}
 
 
-def wrk(url, headers, seconds):
-    command = ["wrk", "--threads", "2", "--connections", str(WRK_CONNECTIONS),
-               "--duration", f"{seconds}s", "--timeout", "10s", "--latency"]  # fmt: skip
-    for name, value in headers.items():
-        command += ["--header", f"{name}: {value}"]
-    result = subprocess.run([*command, url], capture_output=True, text=True, timeout=seconds + 30)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
-
-
-def milliseconds(figure):
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", figure).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-
-def parse_wrk(output):
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.+)", output)
-    return {
-        "requests": int(re.search(r"(\d+) requests in", output)[1]),
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
-        "p50_ms": milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),
-        "p99_ms": milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),
-        "non_2xx_3xx": int(non_2xx[1]) if non_2xx else 0,
-        "socket_errors": sum(map(int, re.findall(r"\d+", socket_errors[1])))
-        if socket_errors
-        else 0,
-    }
-
-
 @pytest.mark.parametrize("path", ["/health/", "/"], ids=["liveness", "db-page"])
 def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path):
     # wrk counts 3xx as success: make sure these headers get the page, not a redirect.
     assert prod.get(path).status == 200
     rss_cold = web_rss_mib(prod)
-    wrk(prod.base_url + path, VIA_HTTPS, WARM_UP_SECONDS)
+    wrk(prod.base_url + path, VIA_HTTPS, WRK_CONNECTIONS, WARM_UP_SECONDS)
     rss_start = web_rss_mib(prod)
-    figures = parse_wrk(wrk(prod.base_url + path, VIA_HTTPS, WRK_SECONDS))
+    figures = wrk(prod.base_url + path, VIA_HTTPS, WRK_CONNECTIONS, WRK_SECONDS)
     rss_end = web_rss_mib(prod)
     figures |= {
         "rss_cold_mib": round(rss_cold, 1),
         "rss_start_mib": round(rss_start, 1),
         "rss_end_mib": round(rss_end, 1),
     }
-    record(f"wrk {path} {WRK_CONNECTIONS} connections {WRK_SECONDS} s", **figures)
+    record_figures("faults", f"wrk {path} {WRK_CONNECTIONS} connections {WRK_SECONDS} s", **figures)
     assert figures["requests"] > WRK_SECONDS * 10
     assert (figures["non_2xx_3xx"], figures["socket_errors"]) == (0, 0)
     assert rss_end - rss_start < RSS_GROWTH_LIMIT_MIB
@@ -190,7 +150,8 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
     finally:
         prod.up("db")
     summary = liveness.summary()
-    record(
+    record_figures(
+        "faults",
         "database stopped and started",
         seconds_to_ready_503=round(seconds_to_503, 2),
         seconds_to_ready_200=round(seconds_to_200, 2),
@@ -220,7 +181,8 @@ def test_a_killed_worker_is_replaced_while_requests_keep_succeeding(prod):
         seconds_to_replace = time.monotonic() - killed
         load.wait_for(200)
     summary = load.summary()
-    record(
+    record_figures(
+        "faults",
         "gunicorn worker killed with SIGKILL",
         workers=len(workers),
         seconds_to_replace=round(seconds_to_replace, 2),
@@ -255,7 +217,8 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
         prod.up("--no-deps", "web")
     # Held by the paused database until after the SIGTERM: every one must still succeed.
     in_flight = [o for o in load.outcomes if o.started < stopping and o.ended > terminated]
-    record(
+    record_figures(
+        "faults",
         "docker compose stop web with requests in flight",
         seconds_to_stop=round(seconds_to_stop, 2),
         exit_code=int(exit_code),
@@ -281,7 +244,12 @@ def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_rest
         seconds_to_200 = time.monotonic() - back
     finally:
         prod.up("--no-deps", "web")
-    record("nginx while web is down", status=down.status, seconds_to_200=round(seconds_to_200, 2))
+    record_figures(
+        "faults",
+        "nginx while web is down",
+        status=down.status,
+        seconds_to_200=round(seconds_to_200, 2),
+    )
     assert down.status == 503
     assert down.headers["Content-Type"] == "text/html"
     assert "<h1>Service unavailable</h1>" in down.text
@@ -309,5 +277,7 @@ def test_nginx_follows_web_recreated_on_another_address(prod):
         if one_off:
             engine.docker("rm", "--force", one_off.strip(), check=False)
         prod.up("--no-deps", "web")
-    record("web recreated on a new address", seconds_to_200=round(seconds_to_200, 2))
+    record_figures(
+        "faults", "web recreated on a new address", seconds_to_200=round(seconds_to_200, 2)
+    )
     assert prod.inspect("nginx", "{{.State.StartedAt}}") == nginx_started

@@ -3,7 +3,6 @@ secrets from the swarm and migrations as a job; rolled to a new version under lo
 a failed request, and rolled back from a version that never turns healthy."""
 
 import json
-import re
 import signal
 import subprocess
 import time
@@ -16,7 +15,8 @@ import pytest
 import yaml
 
 from tests import engine
-from tests.conftest import OPTION_SETS, TEMPLATE
+from tests.conftest import OPTION_SETS, record_figures
+from tests.load import wrk_command, wrk_figures
 from tests.stacks import VIA_HTTPS, free_port
 
 STACK_FILE = "deploy/swarm/stack.yaml"
@@ -28,7 +28,6 @@ SECRETS = {
 # Every wait is bounded; rollouts wait for health checks (5 s apart, 30 s start period).
 DEPLOY_DEADLINE = 180
 UPDATE_TIMEOUT = 240
-REPORT = TEMPLATE / "artifacts" / "swarm.json"
 
 
 @dataclass
@@ -156,30 +155,19 @@ def remove_stack(name):
 @contextmanager
 def load(url):
     """wrk on `url` while the block runs; what it counted, in the yielded dict after."""
-    wrk = subprocess.Popen(
-        # A long --duration only as a bound: the end of the block stops wrk (SIGINT: it
-        # reports and exits).
-        ["wrk", "--threads", "2", "--connections", "8", "--duration", "600s", "--timeout", "5s",
-         *[f"--header={name}: {value}" for name, value in VIA_HTTPS.items()], url],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    # A long duration only as a bound: the end of the block stops wrk (SIGINT: it reports
+    # and exits).
+    command = wrk_command(url, VIA_HTTPS, connections=8, seconds=600, timeout="5s")
+    wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     figures = {}
     try:
         yield figures
     finally:
         wrk.send_signal(signal.SIGINT)
         output = wrk.communicate(timeout=30)[0]
-    figures.update(counted(output))
-
-
-def counted(wrk_output):
-    """Requests sent, and how many failed: a status other than 2xx/3xx, or a socket error
-    (refused, reset, timed out)."""
-    counts = re.findall(r"^\s*(?:Non-2xx or 3xx responses|Socket errors):(.*)$", wrk_output, re.M)
-    return {
-        "requests": int(re.search(r"(\d+) requests in", wrk_output)[1]),
-        "failed": sum(int(number) for line in counts for number in re.findall(r"\d+", line)),
-    }
+    figures.update(
+        (key, value) for key, value in wrk_figures(output).items() if key in ("requests", "failed")
+    )
 
 
 def under_load(stack, action):
@@ -189,14 +177,6 @@ def under_load(stack, action):
         outcome = action()
     figures["seconds"] = round(time.monotonic() - started)
     return outcome, figures
-
-
-def record(**figures):
-    REPORT.parent.mkdir(exist_ok=True)
-    report = json.loads(REPORT.read_text()) if REPORT.exists() else {}
-    report.update(figures)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"swarm: {figures}")
 
 
 def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
@@ -260,7 +240,7 @@ def test_web_runs_replicas_with_start_first_updates_and_rollback(stack):
 
 def test_rolling_update_under_load_fails_no_request(stack, versions):
     state, figures = under_load(stack, lambda: stack.update_image("web", versions["v2"]))
-    record(rolling_update_v1_to_v2={"state": state, **figures})
+    record_figures("swarm", "rolling_update_v1_to_v2", state=state, **figures)
     assert state == "completed"
     assert stack.running_images("web") == [versions["v2"]] * 2
     assert figures["requests"] > 0
@@ -271,7 +251,7 @@ def test_update_to_a_never_healthy_image_rolls_back_and_keeps_answering(stack, v
     image_of_web = "{{.Spec.TaskTemplate.ContainerSpec.Image}}"
     serving = stack.inspect("web", image_of_web).strip()
     state, figures = under_load(stack, lambda: stack.update_image("web", versions["v3"]))
-    record(update_to_unhealthy_v3={"state": state, **figures})
+    record_figures("swarm", "update_to_unhealthy_v3", state=state, **figures)
     assert state == "rollback_completed"
     assert stack.inspect("web", image_of_web).strip() == serving
     assert stack.get("/").status == 200
