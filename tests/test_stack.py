@@ -157,11 +157,11 @@ def test_every_long_running_service_is_healthy_and_restarts_on_failure(prod):
     for container in prod.containers():
         service, health, restart = engine.docker(
             "inspect", "-f",
-            '{{index .Config.Labels "com.docker.compose.service"}} '
-            "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} "
+            '{{index .Config.Labels "com.docker.compose.service"}}|'
+            "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}|"
             "{{.HostConfig.RestartPolicy.Name}}",
             container,
-        ).stdout.split()  # fmt: skip
+        ).stdout.strip().split("|")  # fmt: skip
         states[service] = (health, restart)
     assert states.pop("migrate") == ("none", "no")
     assert states and set(states.values()) == {("healthy", "unless-stopped")}, states
