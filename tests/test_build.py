@@ -156,10 +156,14 @@ def test_container_without_a_required_variable_exits_with_one_line(image, missin
          "DATABASE_URL is not a database URL like postgres://USER:PASSWORD@HOST:5432/NAME"),
         ("DATABASE_URL", "not-a-url",
          "DATABASE_URL is not a database URL like postgres://USER:PASSWORD@HOST:5432/NAME"),
+        ("DATABASE_URL", "foo://app:pa55word@db/app",
+         "DATABASE_URL is not a database URL like postgres://USER:PASSWORD@HOST:5432/NAME"),
         ("DJANGO_DEBUG", "1",
          "DJANGO_DEBUG is on: production settings refuse debug mode (it leaks settings and data)"),
+        ("DJANGO_DEBUG", "maybe", "DJANGO_DEBUG is 'maybe', not true or false"),
     ],
-    ids=["database-url-bad-port", "database-url-no-scheme", "debug-on"],
+    ids=["database-url-bad-port", "database-url-no-scheme", "database-url-unknown-scheme",
+         "debug-on", "debug-neither-yes-nor-no"],
 )  # fmt: skip
 def test_container_with_a_bad_variable_exits_with_one_line(image, variable, value, message):
     result = start_with(image("default"), {**MINIMAL_PROD_ENV, variable: value})

@@ -42,7 +42,9 @@ def test_production_refuses_to_start_without_a_required_variable(variable):
     assert result.stderr.strip() == f"Configuration error: Set the {variable} environment variable"
 
 
-@pytest.mark.parametrize("url", ["not-a-url", "postgres://user:p4ssw0rd@db:port/name", ""])
+@pytest.mark.parametrize(
+    "url", ["not-a-url", "postgres://user:p4ssw0rd@db:port/name", "foo://user:p4ssw0rd@db/name", ""]
+)
 def test_production_refuses_a_malformed_database_url_without_showing_it(url):
     result = manage("check", DATABASE_URL=url)
     assert result.returncode != 0
@@ -57,6 +59,15 @@ def test_production_refuses_debug_mode():
     assert result.returncode != 0
     assert result.stderr.strip().count("\n") == 0
     assert "DJANGO_DEBUG" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "ture", "2"])
+def test_production_refuses_a_yes_or_no_variable_that_is_neither(value):
+    result = manage("check", DJANGO_DEBUG=value)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        f"Configuration error: DJANGO_DEBUG is '{value}', not true or false"
+    )
 
 
 def test_secrets_can_come_from_files(tmp_path):

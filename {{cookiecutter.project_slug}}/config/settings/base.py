@@ -19,8 +19,22 @@ PROJECT_NAME = "{{ cookiecutter.__py_project_name }}"
 # Kubernetes secrets arrive: https://django-environ.readthedocs.io/en/latest/tips.html#docker-style-file-based-variables
 env = environ.FileAwareEnv()
 
+
+def flag(name, default):
+    """A yes/no variable. Anything but a plain yes or no stops start-up with one line:
+    django-environ reads any other word (DJANGO_DEBUG=ture) as no, without a warning."""
+    value = env.str(name, default="").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "y", "on"}:
+        return True
+    if value in {"0", "false", "no", "n", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} is {value!r}, not true or false")
+
+
 # https://docs.djangoproject.com/en/5.2/ref/settings/#debug
-DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEBUG = flag("DJANGO_DEBUG", default=False)
 
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
@@ -75,16 +89,17 @@ TEMPLATES = [
 
 
 def database_from_url(default=env.NOTSET):
-    """DATABASE_URL as a DATABASES entry. A malformed URL stops start-up with one line that
-    names the variable but not its value (it holds the password; django-environ's own
-    warning would print it)."""
+    """DATABASE_URL as a DATABASES entry. A malformed URL, or one whose scheme names no
+    database django-environ knows (it passes `foo://` on as an engine called "foo"), stops
+    start-up with one line that names the variable but not its value (it holds the
+    password; django-environ's own warning would print it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
             database = env.db("DATABASE_URL", default=default)
         except (ValueError, UserWarning):
             database = {}
-    if not database.get("ENGINE"):
+    if database.get("ENGINE") not in env.DB_SCHEMES.values():
         raise ImproperlyConfigured(
             "DATABASE_URL is not a database URL like postgres://USER:PASSWORD@HOST:5432/NAME"
         )

@@ -1,9 +1,9 @@
 """Local development: debug on, SQLite by default, nothing secret required."""
 
 from .base import *
-from .base import env
+from .base import env, flag
 
-DEBUG = env.bool("DJANGO_DEBUG", default=True)
+DEBUG = flag("DJANGO_DEBUG", default=True)
 
 # A fixed key is fine here: dev data is throwaway and this module never runs in production.
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key")
