@@ -130,6 +130,18 @@ def test_static_files_are_collected_into_the_image(web):
     assert web.exec("test", "-s", "/app/staticfiles/staticfiles.json", check=False).returncode == 0
 
 
+def test_translations_work_without_their_sources_in_the_image(web):
+    """The venv drops Django's .po files (the Dockerfile); the compiled ones must still
+    translate."""
+    in_german = (
+        "from django.utils import translation; translation.activate('de');"
+        " print(translation.gettext('Log in'))"
+    )
+    result = web.exec("python", "manage.py", "shell", "--no-imports", "--command", in_german)
+    assert result.stdout.strip() == "Anmelden"
+    assert web.exec("sh", "-c", "find /opt/venv -name '*.po' | wc -l").stdout.strip() == "0"
+
+
 def test_runtime_code_is_read_only_to_the_app_user(web):
     result = web.exec("sh", "-c", "touch /app/config/x || echo denied", check=False)
     assert "denied" in result.stdout

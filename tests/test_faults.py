@@ -26,7 +26,7 @@ WARM_UP_SECONDS = 15
 WRK_CONNECTIONS = 64
 # Each gunicorn worker serves this many requests at once (deploy/gunicorn.conf.py): killing
 # one may lose at most these, the requests it held.
-THREADS_PER_WORKER = 4
+THREADS_PER_WORKER = 8
 GRACEFUL_TIMEOUT = 8  # gunicorn's graceful_timeout, inside compose's stop_grace_period
 # Python processes grow a little as caches fill; a leak grows with every request.
 RSS_GROWTH_LIMIT_MIB = 16

@@ -5,6 +5,7 @@ import json
 import re
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,20 @@ def test_uploads_up_to_ten_megabytes_pass_nginx_and_larger_ones_are_refused(prod
 
 def test_metrics_are_not_public(prod):
     assert prod.get("/metrics").status == 404
+
+
+def test_each_request_is_logged_once_by_nginx_with_the_time_gunicorn_took(prod):
+    path = f"/health/?log-check={uuid.uuid4().hex}"
+    assert prod.get(path).status == 200
+
+    def logged_line():
+        log = prod.compose("logs", "--no-log-prefix", "nginx").stdout
+        return next((line for line in log.splitlines() if path in line), None)
+
+    # nginx writes its access log in batches, at least once a second.
+    line = engine.poll(logged_line, deadline=10, what="the request in nginx's access log")
+    assert re.search(r'" 200 .* upstream_time=\d+\.\d{3}$', line), line
+    assert path not in prod.compose("logs", "web").stdout
 
 
 def test_static_files_come_from_nginx_cached_and_compressed(prod):
