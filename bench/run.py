@@ -7,7 +7,8 @@ One run bakes the template with its default answers, builds three runtime images
 same baked code on the same base image (the template's own Dockerfile, and the two
 baselines in bench/baselines/), then measures them side by side: image size, build times,
 time to the first answer, throughput and latency (wrk), memory, and `docker stop` under
-load. The template is also measured behind nginx in its own compose.prod.yaml stack.
+load. The template, and typical in its place, are also measured behind nginx in the
+template's compose.prod.yaml stack.
 
 The table goes to stdout, progress to stderr, and both into bench/RESULTS.md. It is a
 benchmark, not a test: numbers never fail it; only a real error (a build that breaks, a
@@ -723,12 +724,13 @@ def measure_direct(variant, resources, network, app_env, duration, startup_runs)
 # ---- the template's own production stack, through nginx ------------------------------------
 
 
-def measure_stack(project, app_image, proxy_image, resources, duration):
+def measure_stack(variant, project, proxy_image, resources, duration):
+    """compose.prod.yaml with `variant`'s image as web, behind the template's nginx."""
     port = free_port()
     env = {
         **os.environ,
-        "COMPOSE_PROJECT_NAME": resources.name("stack"),
-        "APP_IMAGE": app_image,
+        "COMPOSE_PROJECT_NAME": resources.name(f"stack-{variant.name}"),
+        "APP_IMAGE": variant.image,
         "PROXY_IMAGE": proxy_image,
         "HTTP_ADDRESS": "127.0.0.1",
         "HTTP_PORT": str(port),
@@ -744,16 +746,16 @@ def measure_stack(project, app_image, proxy_image, resources, duration):
         env["COMPOSE_PROJECT_NAME"],
         lambda: compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False),
     )
-    log("template stack: compose.prod.yaml up (prebuilt images, nothing pulled)")
+    log(f"{variant.name} stack: compose.prod.yaml up (prebuilt images, nothing pulled)")
     compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
     base_url = f"http://127.0.0.1:{port}"
     wait_until_serving(base_url)
     web = compose("ps", "--quiet", "web").stdout.strip()
     nginx = compose("ps", "--quiet", "nginx").stdout.strip()
     figures = {}
-    log("template stack: load through nginx")
+    log(f"{variant.name} stack: load through nginx")
     load_figures(nginx, 80, Memory(web), duration, figures)
-    log("template stack: docker stop web under load, through nginx")
+    log(f"{variant.name} stack: docker stop web under load, through nginx")
     stop = stop_under_load(web, port)
     resources.drop(key)
     return figures, stop
@@ -890,8 +892,9 @@ def comparison_rows(variants):
     return rows
 
 
-def nginx_rows(stack, stack_stop, variants):
-    """The template behind nginx, next to each image direct to its app server."""
+def nginx_rows(stacks, variants):
+    """The template and typical behind nginx, next to each image direct to its app server."""
+    (stack, stack_stop), (typical, typical_stop) = stacks["template"], stacks["typical"]
     rows = []
     for label, key in (("/health/", "health"), ("/ (home)", "home")):
         for measure, formatter in (
@@ -902,27 +905,33 @@ def nginx_rows(stack, stack_stop, variants):
         ):
             unit = {"rps": "req/s", "p50": "p50 (ms)", "p99": "p99 (ms)", "errors": "errors"}
             direct = [v.figures[key][measure] for v in variants]
-            rows.append((f"{label} {unit[measure]}", [stack[key][measure], *direct], formatter))
+            via = [stack[key][measure], typical[key][measure]]
+            rows.append((f"{label} {unit[measure]}", [*via, *direct], formatter))
     rows += [
         (
             "web memory idle (MiB)",
-            [stack["mem_idle"], *[v.figures["mem_idle"] for v in variants]],
+            [stack["mem_idle"], typical["mem_idle"], *[v.figures["mem_idle"] for v in variants]],
             fmt_mib,
         ),
         (
             "web memory under load (MiB, peak)",
-            [stack["mem_load"], *[v.figures["mem_load"] for v in variants]],
+            [stack["mem_load"], typical["mem_load"], *[v.figures["mem_load"] for v in variants]],
             fmt_mib,
         ),
         (
             "docker stop web under load (s)",
-            [stack_stop["seconds"], *[v.details["stop"]["seconds"] for v in variants]],
+            [
+                stack_stop["seconds"],
+                typical_stop["seconds"],
+                *[v.details["stop"]["seconds"] for v in variants],
+            ],
             fmt_seconds,
         ),
         (
             "failed in-flight requests",
             [
                 stack_stop["in_flight"]["failed"],
+                typical_stop["in_flight"]["failed"],
                 *[v.details["stop"]["in_flight"]["failed"] for v in variants],
             ],
             fmt_int,
@@ -1025,7 +1034,8 @@ def targets(variants, irreducible, stack, stack_stop):
     return rows
 
 
-def report(info, variants, irreducible, floor, stack, stack_stop, args, elapsed):
+def report(info, variants, irreducible, floor, stacks, args, elapsed):
+    stack, stack_stop = stacks["template"]
     names = [v.name for v in variants]
     main_rows = table(
         ["figure", *names, "template/typical", "template/naive"],
@@ -1034,14 +1044,15 @@ def report(info, variants, irreducible, floor, stack, stack_stop, args, elapsed)
     )
     via_rows = table(
         [
-            "template via nginx vs direct",
-            "via nginx",
+            "behind nginx vs direct",
+            "template via nginx",
+            "typical via nginx",
             *[f"{n} direct" for n in names],
-            "nginx/typical",
-            "nginx/naive",
+            "template nginx/typical nginx",
+            "template nginx/typical direct",
         ],
-        nginx_rows(stack, stack_stop, variants),
-        ratio_columns=[2, 3],
+        nginx_rows(stacks, variants),
+        ratio_columns=[1, 3],
     )
     irreducible_line = (
         f"irreducible part: dependencies as installed {fmt_mb(irreducible['venv'])} MB + app "
@@ -1056,7 +1067,9 @@ def report(info, variants, irreducible, floor, stack, stack_stop, args, elapsed)
         f"{fmt_seconds(floor['run_returned'])} s), docker stop {fmt_seconds(floor['stop'])} s"
     )
     target_rows = targets(variants, irreducible, stack, stack_stop)
-    measured = [(f"{v.name} direct", v.figures) for v in variants] + [("via nginx", stack)]
+    measured = [(f"{v.name} direct", v.figures) for v in variants] + [
+        (f"{name} via nginx", figures) for name, (figures, _) in stacks.items()
+    ]
     notes = [
         f"note: {who} {path}: not counted as errors, wrk's "
         f"{figures[key]['error_kinds']['read']} read errors, one per response: each ends at "
@@ -1103,7 +1116,7 @@ def report(info, variants, irreducible, floor, stack, stack_stop, args, elapsed)
         "",
         render_markdown(main_rows),
         "",
-        "## The template behind nginx (compose.prod.yaml), next to each image direct",
+        "## Behind nginx (compose.prod.yaml, the template's nginx), next to each image direct",
         "",
         render_markdown(via_rows),
         "",
@@ -1147,13 +1160,15 @@ def report(info, variants, irreducible, floor, stack, stack_stop, args, elapsed)
             *[f"  - {size / MB:.1f} MB `{what}`" for size, what in v.details["layers"]],
             "",
         ]
-    md += [
-        "### template via nginx",
-        "",
-        f"- wrk /health/: {wrk_summary(stack['health'])}; wrk /: {wrk_summary(stack['home'])}",
-        f"- docker stop web: {stop_summary(stack_stop)}",
-        "",
-    ]
+    for name, (figures, stop) in stacks.items():
+        md += [
+            f"### {name} via nginx",
+            "",
+            f"- wrk /health/: {wrk_summary(figures['health'])}; "
+            f"wrk /: {wrk_summary(figures['home'])}",
+            f"- docker stop web: {stop_summary(stop)}",
+            "",
+        ]
     RESULTS.write_text("\n".join(md))
 
 
@@ -1253,16 +1268,18 @@ def main():
         for variant in variants:
             measure_direct(variant, resources, network, app_env, args.duration, args.startup_runs)
 
-        stack, stack_stop = measure_stack(
-            pristine, variants[0].image, proxy, resources, args.duration
-        )
+        # The template behind its nginx; and typical's image in its place, so the cost of
+        # the proxy itself shows apart from the app server behind it.
+        stacks = {
+            variant.name: measure_stack(variant, pristine, proxy, resources, args.duration)
+            for variant in variants[:2]
+        }
         report(
             info,
             variants,
             irreducible,
             floor,
-            stack,
-            stack_stop,
+            stacks,
             args,
             time.perf_counter() - STARTED,
         )
