@@ -49,8 +49,6 @@ BASELINES = BENCH / "baselines"
 RESULTS = BENCH / "RESULTS.md"
 
 BASE_IMAGE = "python:3.13-slim"
-# Where pip installs into the base image (the naive baseline's dependencies).
-SITE_PACKAGES = "/usr/local/lib/python3.13/site-packages"
 REQUIRED_IMAGES = [BASE_IMAGE, "postgres:17", "nginx:1.28"]  # local stand-ins, never pulled
 WRK_PACKAGE, WRK_VERSION = "wrk", "4.1.0-3+b2"  # Debian bookworm's wrk, pinned
 # The dependency change: one small pure-Python package that is not in the lock yet.
@@ -288,6 +286,15 @@ def du_bytes(resources, image, path):
     return int(output.split()[0])
 
 
+def installed_bytes(resources, image):
+    """Apparent size of the directory pip installs into (Python's purelib; 0 if absent)."""
+    script = (
+        "dir=$(python -c 'import sysconfig; print(sysconfig.get_paths()[\"purelib\"])'); "
+        'if [ -d "$dir" ]; then du --summarize --bytes "$dir"; else echo 0; fi'
+    )
+    return int(run_once(resources, image, "sh", "-c", script).split()[0])
+
+
 def layers(tag):
     """(bytes, instruction) of every layer that adds more than 100 kB, oldest first."""
     history = engine.docker(
@@ -314,9 +321,7 @@ def measure_sizes(variants, resources):
     # site-packages. The template's own venv may be smaller, as its Dockerfile drops files
     # nothing reads at run time.
     template, _, naive = variants
-    venv = du_bytes(resources, naive.image, SITE_PACKAGES) - du_bytes(
-        resources, BASE_IMAGE, SITE_PACKAGES
-    )
+    venv = installed_bytes(resources, naive.image) - installed_bytes(resources, BASE_IMAGE)
     shipped_venv = du_bytes(resources, template.image, "/opt/venv")
     app = du_bytes(resources, template.image, "/app")
     static = du_bytes(resources, template.image, "/app/staticfiles")
