@@ -24,7 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,10 @@ import uv  # the host's uv, found the way scripts/relock.py finds it
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-from tests import engine  # noqa: E402  (the template's own docker helpers)
+# The template's own test helpers: docker, the stacks' port and headers, wrk.
+from tests import engine  # noqa: E402
+from tests.load import wrk_command, wrk_figures  # noqa: E402
+from tests.stacks import PUBLIC_HOST, VIA_HTTPS, free_port  # noqa: E402
 
 BENCH = REPO / "bench"
 BASELINES = BENCH / "baselines"
@@ -57,10 +59,7 @@ EXTRA_DEPENDENCY = "humanize==4.17.0"
 # Every request carries what the TLS-terminating proxy in front would add, so the prod
 # settings (SECURE_SSL_REDIRECT on, ALLOWED_HOSTS from the bake) serve the page instead
 # of redirecting it. The same headers go to all three images and to nginx.
-PUBLIC_HOST = "example.com"  # the default domain_name
-VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
 CONNECTIONS = 64  # wrk connections
-WRK_THREADS = 2
 STOP_CLIENTS = 16  # concurrent clients during `docker stop`
 MB, MIB = 1_000_000, 1024 * 1024
 
@@ -84,12 +83,6 @@ def run(command, cwd=None, env=None, timeout=600):
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed:\n{result.stdout}{result.stderr}")
     return result
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def median(values):
@@ -366,9 +359,6 @@ def wait_until_serving(base_url, deadline=120):
         raise RuntimeError(f"home page at {base_url}: {home.status} {home.text[:300]!r}")
 
 
-_DURATION_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
 def wrk(container, port, path, duration):
     """wrk on 127.0.0.1:`port` inside `container`'s own network namespace: requests/s,
     p50/p99 latency (ms) and every kind of error.
@@ -381,55 +371,20 @@ def wrk(container, port, path, duration):
     In its own namespace, every image (and nginx) is measured as a load balancer reaches it.
     """
     pid = engine.docker("inspect", "--format", "{{.State.Pid}}", container).stdout.strip()
-    command = [
-        "nsenter",
-        f"--target={pid}",
-        "--net",
-        "wrk",
-        "-t",
-        WRK_THREADS,
-        "-c",
-        CONNECTIONS,
-        "-d",
-        f"{duration}s",
-        "--latency",
-        "--timeout",
-        "2s",
-    ]
-    for name, value in VIA_HTTPS.items():
-        command += ["-H", f"{name}: {value}"]
-    output = run([*command, f"http://127.0.0.1:{port}{path}"], timeout=duration + 60).stdout
-
-    def latency(percent):
-        # wrk pads some values with a trailing space ("1.54s "); no line without answers.
-        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s|m)\s*$", output, re.M)
-        return float(found[1]) * _DURATION_UNITS[found[2]] if found else float("nan")
-
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    if not rps:
-        raise RuntimeError(f"unexpected wrk output:\n{output}")
-    # Absent lines mean none of that kind.
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
-    )
-    errors = dict(
-        zip(
-            ("connect", "read", "write", "timeout"),
-            map(int, socket_errors.groups()) if socket_errors else (0, 0, 0, 0),
-            strict=True,
-        )
-    )
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    errors["non_2xx"] = int(non_2xx[1]) if non_2xx else 0
+    url = f"http://127.0.0.1:{port}{path}"
+    command = wrk_command(url, VIA_HTTPS, CONNECTIONS, duration, timeout="2s")
+    output = run(["nsenter", f"--target={pid}", "--net", *command], timeout=duration + 60).stdout
+    figures = wrk_figures(output)
     result = {
-        "rps": float(rps[1]),
-        "p50": latency(50),
-        "p99": latency(99),
-        "requests": int(re.search(r"(\d+) requests in", output)[1]),
-        "error_kinds": errors,
+        "rps": figures["rps"],
+        "p50": figures["p50_ms"],
+        "p99": figures["p99_ms"],
+        "requests": figures["requests"],
+        "error_kinds": {**figures["socket_error_kinds"], "non_2xx": figures["non_2xx_3xx"]},
     }
     # Failures only: read errors that are EOF-delimited complete responses are not.
-    result["errors"] = sum(errors.values()) - (errors["read"] if eof_delimited(result) else 0)
+    read_errors = result["error_kinds"]["read"] if eof_delimited(result) else 0
+    result["errors"] = figures["failed"] - read_errors
     return result
 
 
@@ -828,7 +783,7 @@ def machine():
         ),
         "storage": docker_out("info", "--format", "{{.Driver}}, cgroup v{{.CgroupVersion}}"),
         "plugins": f"{docker_out('buildx', 'version')}; {docker_out('compose', 'version')}",
-        "wrk": f"wrk {installed_wrk()} (Debian), {WRK_THREADS} threads, {CONNECTIONS} connections",
+        "wrk": f"wrk {installed_wrk()} (Debian), 2 threads, {CONNECTIONS} connections",
         "base": f"{BASE_IMAGE} "
         + docker_out("image", "inspect", "--format", "{{.Id}}", BASE_IMAGE)[7:19],
     }
@@ -980,33 +935,30 @@ def targets(variants, irreducible, stack, stack_stop):
     template, typical, _ = variants
     t, y = template.figures, typical.figures
     stop = template.details["stop"]
+
+    def megabytes(size):
+        return f"{fmt_mb(size)} MB"
+
+    def seconds(duration):
+        return f"{duration:.2f} s"
+
+    def relative(label, value, limit, reference, reference_name, show):
+        """The target `value ≤ limit × reference`, with the ratio measured."""
+        measured = f"{show(value)} = {value / reference:.2f} × {reference_name} {show(reference)}"
+        return (label, measured, value <= limit * reference)
+
     rows = [
-        (
-            "bytes over base ≤ 0.4 × typical's",
-            f"{fmt_mb(t['over_base'])} MB = {t['over_base'] / y['over_base']:.2f} × typical's "
-            f"{fmt_mb(y['over_base'])} MB",
-            t["over_base"] <= 0.4 * y["over_base"],
-        ),
-        (
-            "bytes over base ≤ 1.15 × irreducible",
-            f"{t['over_base'] / irreducible['total']:.3f} × irreducible "
-            f"({fmt_mb(irreducible['total'])} MB)",
-            t["over_base"] <= 1.15 * irreducible["total"],
-        ),
-        ("code-only rebuild ≤ 1 s", f"{t['code_rebuild']:.2f} s", t["code_rebuild"] <= 1),
-        (
-            "code-only rebuild ≤ 5 % of own cold build",
-            f"{100 * t['code_rebuild'] / t['cold_build']:.0f} % of {t['cold_build']:.1f} s",
-            t["code_rebuild"] <= 0.05 * t["cold_build"],
-        ),
-        (
-            "cold build ≤ 0.5 × typical's",
-            f"{t['cold_build']:.1f} s = {t['cold_build'] / y['cold_build']:.2f} × "
-            f"{y['cold_build']:.1f} s",
-            t["cold_build"] <= 0.5 * y["cold_build"],
-        ),
-        ("first 200 ≤ 0.5 s after docker run", f"{t['first_200']:.2f} s", t["first_200"] <= 0.5),
-    ]
+        relative("bytes over base ≤ 0.4 × typical's", t["over_base"], 0.4, y["over_base"],
+                 "typical's", megabytes),
+        relative("bytes over base ≤ 1.15 × irreducible", t["over_base"], 1.15,
+                 irreducible["total"], "irreducible", megabytes),
+        ("code-only rebuild ≤ 1 s", seconds(t["code_rebuild"]), t["code_rebuild"] <= 1),
+        relative("code-only rebuild ≤ 5 % of own cold build", t["code_rebuild"], 0.05,
+                 t["cold_build"], "own cold build", seconds),
+        relative("cold build ≤ 0.5 × typical's", t["cold_build"], 0.5, y["cold_build"],
+                 "typical's", seconds),
+        ("first 200 ≤ 0.5 s after docker run", seconds(t["first_200"]), t["first_200"] <= 0.5),
+    ]  # fmt: skip
     for label, key in (("/health/", "health"), ("/", "home")):
         via, direct = stack[key], y[key]
         rows += [

@@ -105,24 +105,29 @@ def wrk(url, headers, connections, seconds):
 
 
 def _milliseconds(figure):
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", figure).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", figure).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60_000}[unit]
 
 
 def wrk_figures(output):
     """What wrk's report counts. `failed`: answers other than 2xx/3xx, and socket errors
-    (refused, reset, timed out)."""
+    (refused, reset, timed out), also counted by kind. wrk leaves out a line with nothing
+    to count."""
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    socket_errors = re.search(r"Socket errors: (.+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    error_kinds = dict.fromkeys(["connect", "read", "write", "timeout"], 0)
+    if socket_errors:
+        error_kinds = dict(zip(error_kinds, map(int, socket_errors.groups()), strict=True))
     figures = {
         "requests": int(re.search(r"(\d+) requests in", output)[1]),
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
         "p50_ms": _milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),
         "p99_ms": _milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),
         "non_2xx_3xx": int(non_2xx[1]) if non_2xx else 0,
-        "socket_errors": sum(map(int, re.findall(r"\d+", socket_errors[1])))
-        if socket_errors
-        else 0,
+        "socket_errors": sum(error_kinds.values()),
+        "socket_error_kinds": error_kinds,
     }
     figures["failed"] = figures["non_2xx_3xx"] + figures["socket_errors"]
     return figures
