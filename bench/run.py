@@ -42,9 +42,9 @@ import uv  # the host's uv, found the way scripts/relock.py finds it
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 # The template's own test helpers: docker, the stacks' port and headers, wrk.
-from tests import engine  # noqa: E402
-from tests.load import wrk_command, wrk_figures  # noqa: E402
-from tests.stacks import PUBLIC_HOST, VIA_HTTPS, free_port  # noqa: E402
+from harness import client, engine  # noqa: E402
+from harness.load import wrk_command, wrk_figures  # noqa: E402
+from harness.stacks import PUBLIC_HOST, VIA_HTTPS, free_port  # noqa: E402
 
 BENCH = REPO / "bench"
 BASELINES = BENCH / "baselines"
@@ -346,15 +346,15 @@ def port_of(base_url):
 def wait_until_serving(base_url, deadline=120):
     """Liveness and readiness answer, and the home page renders from the database."""
     for path in ("/health/", "/health/ready/"):
-        engine.poll(
+        client.poll(
             lambda path=path: (
-                engine.request(base_url + path, headers=VIA_HTTPS, timeout=2).status == 200
+                client.request(base_url + path, headers=VIA_HTTPS, timeout=2).status == 200
             ),
             deadline,
             interval=0.1,
             what=f"200 from {path}",
         )
-    home = engine.request(base_url + "/", headers=VIA_HTTPS)
+    home = client.request(base_url + "/", headers=VIA_HTTPS)
     if home.status != 200 or "users so far" not in home.text:
         raise RuntimeError(f"home page at {base_url}: {home.status} {home.text[:300]!r}")
 
@@ -643,7 +643,7 @@ def start_database(resources, network, env):
         "postgres:17",
     )
     # Over TCP: the entrypoint's initialisation server listens on its socket only.
-    engine.poll(
+    client.poll(
         lambda: (
             engine.docker(
                 "exec",

@@ -7,16 +7,21 @@ import secrets
 import shutil
 from pathlib import Path
 
-USE_CELERY = "{{ cookiecutter.use_celery }}" == "y"
-USE_KUBERNETES = "{{ cookiecutter.use_kubernetes }}" == "y"
-
-CELERY_PATHS = [
-    "config/celery.py",
-    "{{ cookiecutter.project_slug }}/jobs",
-    "tests/test_jobs.py",
-    "deploy/k8s/base/worker.yaml",
-]
-KUBERNETES_PATHS = ["deploy/k8s"]
+ANSWERS = {
+    "use_celery": "{{ cookiecutter.use_celery }}",
+    "use_kubernetes": "{{ cookiecutter.use_kubernetes }}",
+}
+# What each yes/no answer adds to a bake, removed when it is "n". The template's tests read
+# this table too (harness/template.py), so it is the one list of optional files.
+OPTIONAL_PATHS = {
+    "use_celery": [
+        "config/celery.py",
+        "{{ cookiecutter.project_slug }}/jobs",
+        "tests/test_jobs.py",
+        "deploy/k8s/base/worker.yaml",
+    ],
+    "use_kubernetes": ["deploy/k8s"],
+}
 
 
 def generated_secrets():
@@ -42,8 +47,8 @@ def write_env_file(project):
 
 
 def remove_disabled_features(project):
-    for chosen, names in [(USE_CELERY, CELERY_PATHS), (USE_KUBERNETES, KUBERNETES_PATHS)]:
-        if chosen:
+    for option, names in OPTIONAL_PATHS.items():
+        if ANSWERS[option] == "y":
             continue
         for name in names:
             path = project / name

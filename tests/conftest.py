@@ -1,47 +1,15 @@
 """Fixtures shared by every stage: baking the template, and a real Docker engine."""
 
-import json
 import os
 import subprocess
 import uuid
-from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.stacks import stack_up
-
-TEMPLATE = Path(__file__).resolve().parent.parent
-# Screenshots and measured figures, for people to look at after a run (git-ignored).
-ARTIFACTS = TEMPLATE / "artifacts"
-
-
-def record_figures(report, name, **figures):
-    """Print measured figures and keep them under `name` in artifacts/<report>.json, for
-    people to quote after a run."""
-    print(f"\n{name}: {json.dumps(figures)}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{report}.json"
-    known = json.loads(path.read_text()) if path.exists() else {}
-    known[name] = figures
-    path.write_text(json.dumps(known, indent=2) + "\n")
-
-
-# The option sets that change the baked project; every other answer is covered by bake
-# tests alone. Keys name them in test ids.
-OPTION_SETS = {
-    "default": {},
-    "celery": {"use_celery": "y"},
-}
-# Unusual but valid answers, at their limits: baked by test_bake, and built and run once
-# by test_build, under this key of image().
-UNUSUAL_ANSWERS = {
-    "project_name": "Café Ünïcode Sérvice — “quoted” & <escaped>",
-    "project_slug": "the_longest_project_slug_allowed_is_40ch",
-    "description": "Quotes \" and ' and \\ survive",
-}
-BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
-
+from harness import engine
+from harness.kubernetes import KUBECTL
+from harness.stacks import stack_up
+from harness.template import BAKES, OPTION_SETS, add_local_state
 
 # Fastest and most basic first; scale last, as joining and leaving a swarm disturbs the
 # engine's networking for whatever else runs then.
@@ -96,21 +64,12 @@ def docker_engine():
         unavailable(f"no Docker engine: {reason}")
 
 
-# What a real working tree holds besides the code; .dockerignore must keep it out of images.
-LOCAL_STATE = [
-    ".git/config",
-    ".venv/pyvenv.cfg",
-    "db.sqlite3",
-    "__pycache__/stale.pyc",
-    "media/upload.txt",
-]
-
-
-def add_local_state(project):
-    for name in LOCAL_STATE:
-        path = project / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("local state, not for the image\n")
+@pytest.fixture(scope="session")
+def kubectl():
+    """Debian's kubectl with its built-in kustomize (.ci/provision-kubectl.sh)."""
+    if not KUBECTL.exists():
+        unavailable(f"no {KUBECTL}: run .ci/provision-kubectl.sh")
+    return KUBECTL
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,17 @@ import tomllib
 
 import pytest
 
-from tests.baked import synced, tool, uv_run
-from tests.conftest import OPTION_SETS, TEMPLATE, UNUSUAL_ANSWERS
+from harness.baked import synced, tool, uv_run
+from harness.template import (
+    DEFAULT_SLUG,
+    OPTION_SETS,
+    PYTHON_VERSIONS,
+    TEMPLATE,
+    UNUSUAL_ANSWERS,
+    YES_NO_ANSWERS,
+    optional_paths,
+)
 
-PYTHON_VERSIONS = ["3.12", "3.13", "3.14"]
 # Every combination of the answers that change which files are baked or what is in them:
 # each must render, and pass the static gates.
 COMBINATIONS = [
@@ -25,11 +32,7 @@ def combination_id(answers):
     return "-".join(f"{name.removeprefix('use_')}={value}" for name, value in answers.items())
 
 
-# What each yes/no option adds to a bake.
-OPTIONAL_PATHS = {
-    "use_celery": ["config/celery.py", "my_service/jobs", "tests/test_jobs.py"],
-    "use_kubernetes": ["deploy/k8s"],
-}
+OPTIONAL_PATHS = optional_paths()
 
 
 def baked_files(project):
@@ -85,7 +88,7 @@ def test_default_bake_has_the_documented_layout(bake):
         "config/settings/dev.py",
         "config/settings/prod.py",
         "config/settings/test.py",
-        "my_service/health/views.py",
+        f"{DEFAULT_SLUG}/health/views.py",
         "tests/test_health.py",
     ]:
         assert (project / name).is_file(), name
@@ -94,7 +97,9 @@ def test_default_bake_has_the_documented_layout(bake):
 @pytest.mark.parametrize("chosen", ["y", "n"])
 @pytest.mark.parametrize("option", OPTIONAL_PATHS)
 def test_optional_files_exist_only_when_chosen(bake, option, chosen):
-    project = bake(**{option: chosen})
+    # Every other option on, so that this one alone decides (the Celery worker's manifest
+    # needs Kubernetes too).
+    project = bake(**(dict.fromkeys(YES_NO_ANSWERS, "y") | {option: chosen}))
     for name in OPTIONAL_PATHS[option]:
         assert (project / name).exists() == (chosen == "y"), name
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.conftest import LOCAL_STATE, OPTION_SETS, UNUSUAL_ANSWERS
-from tests.engine import docker
-from tests.stacks import VIA_HTTPS
+from harness import client, engine
+from harness.engine import docker
+from harness.stacks import VIA_HTTPS
+from harness.template import LOCAL_STATE, OPTION_SETS, UNUSUAL_ANSWERS
 
 MINIMAL_PROD_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -25,7 +25,7 @@ HEALTH_DEADLINE = 10  # seconds from `docker run` to the first 200
 
 
 def health_ok(container):
-    return engine.request(container.base_url + "/health/").status == 200
+    return client.request(container.base_url + "/health/").status == 200
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def web(image, option_set):
     tag = image(option_set)
     started = time.monotonic()
     with engine.running(tag, MINIMAL_PROD_ENV, "--env=WEB_CONCURRENCY=3") as container:
-        engine.poll(lambda: health_ok(container), HEALTH_DEADLINE, what="GET /health/ == 200")
+        client.poll(lambda: health_ok(container), HEALTH_DEADLINE, what="GET /health/ == 200")
         container.seconds_to_health = time.monotonic() - started
         yield container
 
@@ -44,7 +44,7 @@ def wait_until_docker_reports_healthy(container):
         status = docker("inspect", "-f", "{{.State.Health.Status}}", container.name).stdout
         return status.strip() == "healthy"
 
-    engine.poll(healthy, 40, interval=0.5, what="HEALTHCHECK healthy")
+    client.poll(healthy, 40, interval=0.5, what="HEALTHCHECK healthy")
 
 
 def run_in_image(tag, *command):
@@ -53,7 +53,7 @@ def run_in_image(tag, *command):
 
 def test_runtime_answers_health_within_the_deadline(web):
     assert web.seconds_to_health < HEALTH_DEADLINE
-    ready = engine.request(web.base_url + "/health/ready/")
+    ready = client.request(web.base_url + "/health/ready/")
     assert (ready.status, ready.text) == (200, '{"status": "ok", "database": "ok"}')
 
 
@@ -110,14 +110,14 @@ def test_docker_healthcheck_reports_healthy(web):
 
 def test_metrics_count_requests_served_by_every_worker(web):
     def counted():
-        body = engine.request(web.base_url + "/metrics").text
+        body = client.request(web.base_url + "/metrics").text
         return float(
             re.search(r"^django_http_requests_before_middlewares_total (\S+)", body, re.M)[1]
         )
 
     before = counted()
     for _ in range(30):
-        engine.request(web.base_url + "/health/")
+        client.request(web.base_url + "/health/")
     # The scrape itself counts too: a per-worker figure would lag far behind with 3 workers.
     assert counted() >= before + 30
     workers = web.exec("sh", "-c", "ls /dev/shm/prometheus | grep -c counter_").stdout
@@ -185,9 +185,9 @@ def test_container_with_a_bad_variable_exits_with_one_line(image, variable, valu
 
 def test_unusual_answers_build_and_serve_their_name(image):
     with engine.running(image("unusual"), MINIMAL_PROD_ENV) as container:
-        engine.poll(lambda: health_ok(container), HEALTH_DEADLINE, what="GET /health/ == 200")
+        client.poll(lambda: health_ok(container), HEALTH_DEADLINE, what="GET /health/ == 200")
         container.exec("python", "manage.py", "migrate", "--noinput")
-        home = engine.request(container.base_url + "/", headers=VIA_HTTPS)
+        home = client.request(container.base_url + "/", headers=VIA_HTTPS)
     assert home.status == 200
     assert escape(UNUSUAL_ANSWERS["project_name"]) in home.text
 

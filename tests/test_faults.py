@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests import engine
-from tests.conftest import record_figures
-from tests.load import Load, wrk
-from tests.stacks import VIA_HTTPS
+from harness import client, engine
+from harness.figures import record_figures
+from harness.load import Load, wrk
+from harness.stacks import VIA_HTTPS
 
 WRK_SECONDS = 60
 # Workers fill their caches and connection pools in the first seconds of load; memory is
@@ -129,7 +129,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
             liveness.wait_for(20)
             stopping = time.monotonic()
             prod.compose("stop", "db")
-            engine.poll(lambda: prod.get("/health/ready/").status == 503, 5, what="ready 503")
+            client.poll(lambda: prod.get("/health/ready/").status == 503, 5, what="ready 503")
             seconds_to_503 = time.monotonic() - stopping
 
             page = prod.get("/")
@@ -142,7 +142,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
 
             starting = time.monotonic()
             prod.compose("start", "db")
-            engine.poll(lambda: prod.get("/health/ready/").status == 200, 10, what="ready 200")
+            client.poll(lambda: prod.get("/health/ready/").status == 200, 10, what="ready 200")
             seconds_to_200 = time.monotonic() - starting
             liveness.wait_for(20)
         # Every worker thread's kept connection died with the database: each must reconnect.
@@ -177,7 +177,7 @@ def test_a_killed_worker_is_replaced_while_requests_keep_succeeding(prod):
             now = gunicorn_workers(prod)
             return victim not in now and len(now) == len(workers)
 
-        engine.poll(replaced, 30, interval=0.2, what="a new worker in place of the killed one")
+        client.poll(replaced, 30, interval=0.2, what="a new worker in place of the killed one")
         seconds_to_replace = time.monotonic() - killed
         load.wait_for(200)
     summary = load.summary()
@@ -203,7 +203,7 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
             since = datetime.now(UTC)
             stopping = time.monotonic()
             stopped = pool.submit(prod.compose, "stop", "web")
-            engine.poll(
+            client.poll(
                 lambda: "Handling signal: term" in web_log(prod, since),
                 10, interval=0.1, what="gunicorn got SIGTERM",
             )  # fmt: skip
@@ -240,7 +240,7 @@ def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_rest
         down = prod.get("/")
         prod.compose("start", "web")
         back = time.monotonic()
-        engine.poll(lambda: prod.get("/").status == 200, 30, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 30, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         prod.up("--no-deps", "web")
@@ -271,7 +271,7 @@ def test_nginx_follows_web_recreated_on_another_address(prod):
             engine.docker("inspect", "-f", address, one_off.strip()).stdout.strip() == old_address
         )
         back = time.monotonic()
-        engine.poll(lambda: prod.get("/").status == 200, 20, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 20, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         if one_off:

@@ -4,44 +4,37 @@ about kustomize's output, the objects a cluster would be given. There is no clus
 the last tests run the project's images under Docker as the pod specs say, to show that
 the hardening leaves the servers working."""
 
-import base64
 import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
-from tests import engine
-from tests.baked import synced, tool, uv_run
-from tests.conftest import OPTION_SETS, unavailable
-
-# Debian's kubectl 1.32.3 with its built-in kustomize, from .ci/provision-kubectl.sh.
-KUBECTL = Path("/usr/local/lib/django-docker/kubectl")
-# The schemas every object must fit: kubectl's version, and the Pod Security version the
-# prod namespace enforces.
-KUBERNETES_VERSION = "1.32"
-WORKLOAD_KINDS = ("Deployment", "Job")
-PROBE_KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
-# The kubelet probes by pod IP over plain HTTP; the Host header is that address.
-KUBELET_HOST = "10.0.0.7:8000"
-# The runtime image's settings module (its ENV), which the manifests rely on.
-SETTINGS_MODULE = "config.settings.prod"
-DOMAIN = "example.com"  # the default domain_name
-NGINX_UPSTREAM = "/etc/nginx/conf.d/upstream.conf"
-# yamllint's defaults, with lines up to 100 characters (as ruff's) and no "---" opening
-# each file: kustomize's own files never have one.
-YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
-
-
-@pytest.fixture(scope="module")
-def kubectl():
-    if not KUBECTL.exists():
-        unavailable(f"no {KUBECTL}: run .ci/provision-kubectl.sh")
-    return KUBECTL
+from harness import client, engine
+from harness.baked import synced, tool, uv_run
+from harness.kubernetes import (
+    KUBELET_HOST,
+    KUBERNETES_VERSION,
+    NGINX_UPSTREAM,
+    PROBE_KINDS,
+    SETTINGS_MODULE,
+    YAMLLINT_CONFIG,
+    all_containers,
+    config_map_files,
+    dockerfile,
+    environment,
+    kustomize,
+    named,
+    pod_spec,
+    pods_selected,
+    port_number,
+    workloads,
+)
+from harness.stacks import PUBLIC_HOST
+from harness.template import OPTION_SETS
 
 
 @pytest.fixture(scope="module")
@@ -60,12 +53,6 @@ def k8s(project, tmp_path_factory):
     return k8s
 
 
-def kustomize(kubectl, directory):
-    return subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
-    )
-
-
 @pytest.fixture(scope="module")
 def rendered(kubectl, k8s):
     """Each kustomization's objects, by its directory under deploy/k8s (base, overlays/...)."""
@@ -82,69 +69,6 @@ def rendered(kubectl, k8s):
 def overlays(rendered):
     """What gets deployed: every overlay's objects (the base is a template)."""
     return {name: objects for name, objects in rendered.items() if name != "base"}
-
-
-def named(objects, kind):
-    return {obj["metadata"]["name"]: obj for obj in objects if obj["kind"] == kind}
-
-
-def workloads(objects):
-    return [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
-
-
-def pod_spec(workload):
-    return workload["spec"]["template"]["spec"]
-
-
-def all_containers(workload):
-    spec = pod_spec(workload)
-    return [*spec.get("initContainers", []), *spec["containers"]]
-
-
-def selects(selector, labels):
-    return all(labels.get(name) == value for name, value in selector.items())
-
-
-def pods_selected(objects, selector):
-    """Names of the workloads whose pods carry every label of the selector."""
-    return sorted(
-        workload["metadata"]["name"]
-        for workload in workloads(objects)
-        if selects(selector, workload["spec"]["template"]["metadata"]["labels"])
-    )
-
-
-def port_number(container, port):
-    """A probe's or Service's port, which may be a container port's name."""
-    by_name = {entry["name"]: entry["containerPort"] for entry in container.get("ports", [])}
-    return by_name[port] if isinstance(port, str) else port
-
-
-def environment(container, objects):
-    """The variables a container gets from the ConfigMaps and Secrets it names."""
-    env = {}
-    for source in container.get("envFrom", []):
-        if "configMapRef" in source:
-            env |= named(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"]
-        else:
-            secret = named(objects, "Secret")[source["secretRef"]["name"]]
-            env |= {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-    return env
-
-
-def config_map_files(objects, pod, container):
-    """The files a container gets from ConfigMaps, by the path they are mounted at."""
-    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
-    config_maps = named(objects, "ConfigMap")
-    return {
-        mount["mountPath"]: config_maps[source["name"]]["data"][mount["subPath"]]
-        for mount in container.get("volumeMounts", [])
-        if (source := volumes[mount["name"]].get("configMap"))
-    }
-
-
-def dockerfile(project, instruction):
-    return re.search(rf"^{instruction} (.+)$", (project / "Dockerfile").read_text(), re.M)[1]
 
 
 def test_every_kustomization_renders_the_objects_production_needs(rendered, option_set):
@@ -371,8 +295,8 @@ def test_the_ingress_routes_the_domain_over_tls_to_services_that_exist(overlays)
         services = named(objects, "Service")
         (ingress,) = named(objects, "Ingress").values()
         (rule,) = ingress["spec"]["rules"]
-        assert rule["host"] == DOMAIN
-        assert [DOMAIN] in [tls["hosts"] for tls in ingress["spec"]["tls"]]
+        assert rule["host"] == PUBLIC_HOST
+        assert [PUBLIC_HOST] in [tls["hosts"] for tls in ingress["spec"]["tls"]]
         for path in rule["http"]["paths"]:
             backend = path["backend"]["service"]
             ports = services[backend["name"]]["spec"]["ports"]
@@ -490,8 +414,8 @@ def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
             path = probe["httpGet"]["path"]
             url = server.base_url + path
             headers = {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
-            engine.poll(
-                lambda url=url, headers=headers: engine.request(url, headers=headers).status == 200,
+            client.poll(
+                lambda url=url, headers=headers: client.request(url, headers=headers).status == 200,
                 budget,
                 what=f"{deployment}: GET {path} == 200",
             )

@@ -14,10 +14,11 @@ from datetime import datetime
 import pytest
 import yaml
 
-from tests import engine
-from tests.conftest import OPTION_SETS, record_figures
-from tests.load import wrk_command, wrk_figures
-from tests.stacks import VIA_HTTPS, free_port
+from harness import client, engine
+from harness.figures import record_figures
+from harness.load import wrk_command, wrk_figures
+from harness.stacks import VIA_HTTPS, free_port
+from harness.template import OPTION_SETS
 
 STACK_FILE = "deploy/swarm/stack.yaml"
 SECRETS = {
@@ -37,7 +38,7 @@ class SwarmStack:
     deploy_output: str = ""
 
     def get(self, path):
-        return engine.request(self.base_url + path, headers=VIA_HTTPS)
+        return client.request(self.base_url + path, headers=VIA_HTTPS)
 
     def service(self, name):
         return f"{self.name}_{name}"
@@ -124,7 +125,7 @@ def stack(swarm, bake, image, versions, tmp_path_factory):
             stack.name, env=env,
         )  # fmt: skip
         stack.deploy_output = deployed.stdout + deployed.stderr
-        engine.poll(
+        client.poll(
             lambda: stack.get("/").status == 200, DEPLOY_DEADLINE, interval=1,
             what="home page 200 through nginx after `docker stack deploy`",
         )  # fmt: skip
@@ -145,7 +146,7 @@ def remove_stack(name):
         networks = engine.docker("network", "ls", "--quiet", "--filter", label).stdout
         return not running.strip() and not networks.strip()
 
-    engine.poll(stopped, 90, interval=0.5, what=f"stack {name} stopped")
+    client.poll(stopped, 90, interval=0.5, what=f"stack {name} stopped")
     for kind, listing in [("container", ["ps", "--all"]), ("volume", ["volume", "ls"])]:
         leftover = engine.docker(*listing, "--quiet", "--filter", label).stdout.split()
         if leftover:
@@ -186,7 +187,7 @@ def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
         return listing.stdout.strip()
 
     # Web may answer while the job's process is still exiting after its last migration.
-    engine.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 30,
+    client.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 30,
                 what="migrate job completed")  # fmt: skip
     # The count comes from auth_user, a table only the migrations make.
     home = stack.get("/")

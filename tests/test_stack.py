@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests import engine
-from tests.conftest import ARTIFACTS
-from tests.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
+from harness import client, engine
+from harness.figures import ARTIFACTS
+from harness.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
 
 # Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
 CHROMIUM_FLAGS = [
@@ -73,7 +73,7 @@ def test_each_request_is_logged_once_by_nginx_with_the_time_gunicorn_took(prod):
         return next((line for line in log.splitlines() if path in line), None)
 
     # nginx writes its access log in batches, at least once a second.
-    line = engine.poll(logged_line, deadline=10, what="the request in nginx's access log")
+    line = client.poll(logged_line, deadline=10, what="the request in nginx's access log")
     assert re.search(r'" 200 .* upstream_time=\d+\.\d{3}$', line), line
     assert path not in prod.compose("logs", "web").stdout
 
@@ -194,7 +194,7 @@ def test_background_job_runs_on_the_worker(prod, option_set):
         job = json.loads(prod.get(status_url).body)
         return job if job["state"] == "SUCCESS" else None
 
-    assert engine.poll(finished, 30, interval=0.2, what="job SUCCESS")["result"] == 0
+    assert client.poll(finished, 30, interval=0.2, what="job SUCCESS")["result"] == 0
     (worker,) = prod.containers("worker")
     assert "count_users" in engine.docker("logs", worker).stderr
 
@@ -212,10 +212,10 @@ def test_dev_stack_reloads_edited_code_without_a_rebuild(dev):
     def home_says(text):
         return lambda: text in dev.get("/", headers={"Host": "localhost"}).text
 
-    engine.poll(home_says("It works."), 60, interval=0.2, what="dev home page")
+    client.poll(home_says("It works."), 60, interval=0.2, what="dev home page")
     views = dev.project / "my_service/core/views.py"
     views.write_text(views.read_text().replace("settings.PROJECT_NAME", '"Edited live"'))
-    engine.poll(home_says("<h1>Edited live</h1>"), 30, interval=0.2, what="reloaded view")
+    client.poll(home_says("<h1>Edited live</h1>"), 30, interval=0.2, what="reloaded view")
 
 
 def test_dev_stack_writes_files_as_the_user(dev):

@@ -5,9 +5,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests import engine
+from harness import client, engine
+from harness.template import COOKIECUTTER
 
-PUBLIC_HOST = "example.com"  # the default domain_name
+PUBLIC_HOST = COOKIECUTTER["domain_name"]  # the default answer
 # What a TLS-terminating load balancer in front of nginx adds.
 VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
 
@@ -46,7 +47,7 @@ class Stack:
         return engine.docker("inspect", "-f", template, container).stdout.strip()
 
     def get(self, path, headers=VIA_HTTPS, method="GET", data=None):
-        return engine.request(self.base_url + path, method=method, headers=headers, data=data)
+        return client.request(self.base_url + path, method=method, headers=headers, data=data)
 
 
 def stack_up(project, compose_file, env):

@@ -2,9 +2,6 @@
 
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,47 +62,3 @@ def running(image, env, *args, port=8000):
         yield Container(name, f"http://127.0.0.1:{published}")
     finally:
         docker("rm", "--force", "--volumes", name, check=False)
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict
-    body: bytes
-
-    @property
-    def text(self):
-        return self.body.decode()
-
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):
-        return None
-
-
-_opener = urllib.request.build_opener(NoRedirects)
-
-
-def request(url, method="GET", headers=None, data=None, timeout=5):
-    """One HTTP exchange, as is: redirects and error statuses are answers, not exceptions."""
-    outgoing = urllib.request.Request(url, data, headers or {}, method=method)
-    try:
-        with _opener.open(outgoing, timeout=timeout) as response:
-            return Response(response.status, dict(response.headers), response.read())
-    except urllib.error.HTTPError as error:
-        return Response(error.code, dict(error.headers), error.read())
-
-
-def poll(check, deadline, interval=0.05, what="condition"):
-    """Call `check` until it returns something truthy; fail after `deadline` seconds."""
-    give_up = time.monotonic() + deadline
-    while True:
-        try:
-            outcome = check()
-        except (OSError, urllib.error.URLError):
-            outcome = None
-        if outcome:
-            return outcome
-        if time.monotonic() > give_up:
-            raise AssertionError(f"{what} not met within {deadline} s")
-        time.sleep(interval)

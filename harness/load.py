@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests import engine
+from harness import client
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Load:
             started = time.monotonic()
             try:
                 status, error = (
-                    engine.request(self.url, headers=self.headers, timeout=10).status,
+                    client.request(self.url, headers=self.headers, timeout=10).status,
                     "",
                 )
             # URLError, resets and timeouts are OSErrors; a garbled answer, HTTPException.
@@ -67,7 +67,7 @@ class Load:
     def wait_for(self, count, deadline=30):
         """Block until `count` more requests have been answered: the load is really running."""
         target = len(self.outcomes) + count
-        engine.poll(lambda: len(self.outcomes) >= target, deadline, what=f"{count} requests")
+        client.poll(lambda: len(self.outcomes) >= target, deadline, what=f"{count} requests")
 
     def failures(self, started_after=float("-inf"), started_before=float("inf")):
         with self._lock:

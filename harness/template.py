@@ -1,0 +1,61 @@
+"""Facts about the template, read from where they are defined: the answers and their
+choices from cookiecutter.json, the optional files from the post-gen hook's table."""
+
+import ast
+import json
+from pathlib import Path
+
+TEMPLATE = Path(__file__).resolve().parent.parent
+COOKIECUTTER = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+
+PYTHON_VERSIONS = COOKIECUTTER["python_version"]  # the first is the default
+DEFAULT_SLUG = "my_service"  # what cookiecutter.json's slug expression makes of the default name
+# Every yes/no answer (use_celery, use_kubernetes, ...).
+YES_NO_ANSWERS = [name for name, default in COOKIECUTTER.items() if default in ("y", "n")]
+
+# The option sets whose images differ; every other answer is covered by bake tests alone.
+# Keys name them in test ids.
+OPTION_SETS = {
+    "default": {},
+    "celery": {"use_celery": "y"},
+}
+# Unusual but valid answers, at their limits: baked by test_bake, and built and run once
+# by test_build, under this key of the image fixture.
+UNUSUAL_ANSWERS = {
+    "project_name": "Café Ünïcode Sérvice — “quoted” & <escaped>",
+    "project_slug": "the_longest_project_slug_allowed_is_40ch",
+    "description": "Quotes \" and ' and \\ survive",
+}
+BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
+
+
+def optional_paths(slug=DEFAULT_SLUG):
+    """What each yes/no answer adds to a bake: the post-gen hook's OPTIONAL_PATHS, for a
+    project of this slug."""
+    hook = ast.parse((TEMPLATE / "hooks/post_gen_project.py").read_text())
+    table = next(
+        node.value
+        for node in hook.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPTIONAL_PATHS"
+    )
+    return {
+        option: [path.replace("{{ cookiecutter.project_slug }}", slug) for path in paths]
+        for option, paths in ast.literal_eval(table).items()
+    }
+
+
+# What a real working tree holds besides the code; .dockerignore must keep it out of images.
+LOCAL_STATE = [
+    ".git/config",
+    ".venv/pyvenv.cfg",
+    "db.sqlite3",
+    "__pycache__/stale.pyc",
+    "media/upload.txt",
+]
+
+
+def add_local_state(project):
+    for name in LOCAL_STATE:
+        path = project / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("local state, not for the image\n")
