@@ -45,13 +45,17 @@ sys.path.insert(0, str(REPO))
 from harness import client, engine  # noqa: E402
 from harness.load import wrk_command, wrk_figures  # noqa: E402
 from harness.stacks import PUBLIC_HOST, VIA_HTTPS, free_port  # noqa: E402
+from harness.template import OFFICIAL_IMAGES  # noqa: E402
 
 BENCH = REPO / "bench"
 BASELINES = BENCH / "baselines"
 RESULTS = BENCH / "RESULTS.md"
 
-BASE_IMAGE = "python:3.13-slim"
-REQUIRED_IMAGES = [BASE_IMAGE, "postgres:17", "nginx:1.28"]  # local stand-ins, never pulled
+BASE_IMAGE = OFFICIAL_IMAGES["PYTHON_IMAGE"]
+# local stand-ins, never pulled
+REQUIRED_IMAGES = [
+    OFFICIAL_IMAGES[name] for name in ("PYTHON_IMAGE", "POSTGRES_IMAGE", "NGINX_IMAGE")
+]
 WRK_PACKAGE, WRK_VERSION = "wrk", "4.1.0-3+b2"  # Debian bookworm's wrk, pinned
 # The dependency change: one small pure-Python package that is not in the lock yet.
 EXTRA_DEPENDENCY = "humanize==4.17.0"
@@ -640,7 +644,7 @@ def start_database(resources, network, env):
         "--env=POSTGRES_USER=bench",
         f"--env=POSTGRES_PASSWORD={env['password']}",
         "--env=POSTGRES_DB=bench",
-        "postgres:17",
+        OFFICIAL_IMAGES["POSTGRES_IMAGE"],
     )
     # Over TCP: the entrypoint's initialisation server listens on its socket only.
     client.poll(

@@ -9,6 +9,14 @@ TEMPLATE = Path(__file__).resolve().parent.parent
 COOKIECUTTER = json.loads((TEMPLATE / "cookiecutter.json").read_text())
 
 PYTHON_VERSIONS = COOKIECUTTER["python_version"]  # the first is the default
+# Each image the baked project names, by the variable that points it at a mirror, and its
+# official default.
+OFFICIAL_IMAGES = {
+    "PYTHON_IMAGE": f"python:{PYTHON_VERSIONS[0]}-slim",
+    "NGINX_IMAGE": COOKIECUTTER["__nginx_image"],
+    "POSTGRES_IMAGE": COOKIECUTTER["__postgres_image"],
+    "REDIS_IMAGE": COOKIECUTTER["__redis_image"],
+}
 DEFAULT_SLUG = "my_service"  # what cookiecutter.json's slug expression makes of the default name
 # Every yes/no answer (use_celery, use_kubernetes, ...).
 YES_NO_ANSWERS = [name for name, default in COOKIECUTTER.items() if default in ("y", "n")]

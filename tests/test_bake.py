@@ -122,6 +122,12 @@ def test_lock_is_the_same_whatever_the_options(bake):
     assert len(locks) == 1
 
 
+def test_the_image_installs_the_uv_that_locks_the_project(bake):
+    """The Dockerfile's uv reads the lock the host's uv (requirements-test.txt) writes."""
+    host_uv = re.search(r"^uv==(\S+)$", (TEMPLATE / "requirements-test.txt").read_text(), re.M)[1]
+    assert f"uv=={host_uv}" in (bake() / "Dockerfile").read_text()
+
+
 def test_secrets_are_generated_per_project_and_kept_out_of_git_and_images(bake):
     first, second = bake(project_slug="first"), bake(project_slug="second")
 

@@ -14,7 +14,7 @@ import pytest
 from harness import client, engine
 from harness.engine import docker
 from harness.stacks import VIA_HTTPS
-from harness.template import LOCAL_STATE, OPTION_SETS, UNUSUAL_ANSWERS
+from harness.template import LOCAL_STATE, OFFICIAL_IMAGES, OPTION_SETS, UNUSUAL_ANSWERS
 
 MINIMAL_PROD_ENV = {
     "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -296,13 +296,6 @@ def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
 
 
 MIRROR = "registry.example.com/mirror/"
-# Every image a stack names, from the variable that overrides it to its official default.
-OFFICIAL_IMAGES = {
-    "PYTHON_IMAGE": "python:3.13-slim",
-    "NGINX_IMAGE": "nginx:1.28",
-    "POSTGRES_IMAGE": "postgres:17",
-    "REDIS_IMAGE": "redis:8",
-}
 
 
 def images_named(project, compose_file, env):
@@ -324,9 +317,10 @@ def test_compose_images_default_to_official_ones_and_follow_a_mirror(
     project = bake(**OPTION_SETS[option_set])
     unset = {variable: "" for variable in OFFICIAL_IMAGES}
     defaults = images_named(project, compose_file, unset) & set(OFFICIAL_IMAGES.values())
-    assert {"python:3.13-slim", "postgres:17"} <= defaults
-    assert ("nginx:1.28" in defaults) == (compose_file == "compose.prod.yaml")
-    assert ("redis:8" in defaults) == (option_set == "celery")
+    official = OFFICIAL_IMAGES
+    assert {official["PYTHON_IMAGE"], official["POSTGRES_IMAGE"]} <= defaults
+    assert (official["NGINX_IMAGE"] in defaults) == (compose_file == "compose.prod.yaml")
+    assert (official["REDIS_IMAGE"] in defaults) == (option_set == "celery")
     mirrored = {variable: MIRROR + image for variable, image in OFFICIAL_IMAGES.items()}
     assert {MIRROR + image for image in defaults} <= images_named(project, compose_file, mirrored)
 

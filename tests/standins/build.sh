@@ -13,6 +13,30 @@ mkdir -p "$cache/debs"
 
 revision=$(cat "$here"/* | sha256sum | cut -c1-16)
 
+# The tags the baked project names by default: cookiecutter.json is their one source.
+answer() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$here/../../cookiecutter.json" "$1"
+}
+python_tag="python:$(answer python_version | python3 -c 'import ast, sys; print(ast.literal_eval(sys.stdin.read())[0])')-slim"
+postgres_tag=$(answer __postgres_image)
+nginx_tag=$(answer __nginx_image)
+redis_tag=$(answer __redis_image)
+
+# A stand-in is the version its tag claims, or is not built: one tagged with another
+# version would hide exactly the problems (missing features, fixed CVEs) of the real one.
+check_version() {
+  local tag=$1 actual=$2 claimed=${1#*:}
+  claimed=${claimed%-slim}
+  case $actual in
+    "$claimed" | "$claimed".*) ;;
+    *)
+      echo "stand-in $tag: Debian's package is version $actual, not $claimed" >&2
+      exit 1
+      ;;
+  esac
+}
+
 have_image() {
   [ "$(docker image inspect -f '{{index .Config.Labels "standin.revision"}}' "$1" 2>/dev/null)" \
     = "$revision" ]
@@ -62,9 +86,10 @@ import_rootfs() {
 # python:<v>-slim: the interpreter, venv support and pip in /usr/local (where the official
 # image keeps it, so `pip uninstall pip` behaves the same), no compiler, no headers.
 build_python() {
-  local tag=python:3.13-slim root="$cache/python"
+  local tag=$python_tag root="$cache/python"
   have_image "$tag" && return
   make_rootfs "$root" python3,python3-venv,python-is-python3,ca-certificates,netbase,tzdata
+  check_version "$tag" "$(chroot "$root" python3 -c 'import platform; print(platform.python_version())')"
   rm -f "$root"/usr/lib/python3*/EXTERNALLY-MANAGED
   local wheel
   wheel=$(cd "$root" && ls usr/share/python-wheels/pip-*.whl)
@@ -73,24 +98,26 @@ build_python() {
   import_rootfs "$root" "$tag" 'CMD ["python3"]'
 }
 
-# postgres:17: Debian's server behind an entrypoint that speaks the official image's
+# postgres:<major>: Debian's server behind an entrypoint that speaks the official image's
 # POSTGRES_* interface, drops root itself (setpriv: gosu is not in Debian's base) and
 # stops fast on the official STOPSIGNAL, SIGINT.
 build_postgres() {
-  local tag=postgres:17 root="$cache/postgres" bin=/usr/lib/postgresql/17/bin
+  local tag=$postgres_tag root="$cache/postgres" major=${postgres_tag#*:}
+  local bin=/usr/lib/postgresql/$major/bin
   have_image "$tag" && return
-  make_rootfs "$root" postgresql-17
+  make_rootfs "$root" "postgresql-$major"
+  check_version "$tag" "$(chroot "$root" "$bin/postgres" --version | cut -d' ' -f3)"
   # The package's postinst made a cluster of its own; the entrypoint makes ours in PGDATA.
-  rm -rf "$root"/var/lib/postgresql/17 "$root"/etc/postgresql/17
+  rm -rf "$root/var/lib/postgresql/$major" "$root/etc/postgresql/$major"
   # No baked-in private key shared by every container (ssl stays off, as officially).
   rm -f "$root"/etc/ssl/private/ssl-cert-snakeoil.key "$root"/etc/ssl/certs/ssl-cert-snakeoil.pem
   # JIT is optional by design (without llvmjit.so the server quietly runs without it), and
   # LLVM with its bitcode is 150 MB, more than the rest of the server.
-  rm -rf "$root"/usr/lib/postgresql/17/lib/llvmjit* "$root"/usr/lib/postgresql/17/lib/bitcode \
+  rm -rf "$root/usr/lib/postgresql/$major/lib/"{llvmjit*,bitcode} \
     "$root"/usr/lib/x86_64-linux-gnu/libLLVM*
   # Every cluster initdb makes listens on all addresses, as in the official image.
   sed -ri "s/^#?(listen_addresses)\s*=\s*\S+.*/\1 = '*'/" \
-    "$root"/usr/share/postgresql/17/postgresql.conf.sample
+    "$root/usr/share/postgresql/$major/postgresql.conf.sample"
   install -d -m 0755 "$root"/docker-entrypoint-initdb.d
   # Modes as officially: 1777 lets a container started with --user initialise a new volume.
   chroot "$root" install -d -o postgres -g postgres -m 1777 /var/lib/postgresql/data
@@ -98,20 +125,20 @@ build_postgres() {
   install -m 0755 "$here/postgres-entrypoint.sh" "$root"/usr/local/bin/docker-entrypoint.sh
   import_rootfs "$root" "$tag" \
     "ENV PATH=$bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    'ENV PG_MAJOR=17' 'ENV PGDATA=/var/lib/postgresql/data' \
+    "ENV PG_MAJOR=$major" 'ENV PGDATA=/var/lib/postgresql/data' \
     'VOLUME /var/lib/postgresql/data' 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \
     'STOPSIGNAL SIGINT' 'EXPOSE 5432' 'CMD ["postgres"]'
 }
 
-# nginx:1.28: Debian's nginx laid out as the official image is: an nginx user, its
+# nginx:<stable line>: Debian's nginx laid out as the official image is: an nginx user, its
 # nginx.conf and default.conf, logs to the container's stdout/stderr, temporary files under
 # /var/cache/nginx, so that it runs on a read-only root. curl and bash, as officially.
-# From sid (1.30), because trixie's 1.26 lacks what 1.28 has and the baked config uses:
-# re-resolving an upstream server's name (`server ... resolve`, new in 1.27.3).
+# From sid, which carries nginx's current stable line (trixie's 1.26 is past its support).
 build_nginx() {
-  local tag=nginx:1.28 root="$cache/nginx"
+  local tag=$nginx_tag root="$cache/nginx"
   have_image "$tag" && return
   make_rootfs "$root" nginx,curl,ca-certificates sid
+  check_version "$tag" "$(chroot "$root" nginx -v 2>&1 | sed 's|.*nginx/||')"
   chroot "$root" groupadd --system --gid 101 nginx
   chroot "$root" useradd --system --gid nginx --no-create-home --home-dir /nonexistent \
     --comment "nginx user" --shell /bin/false --uid 101 nginx
@@ -128,12 +155,13 @@ build_nginx() {
     'CMD ["nginx", "-g", "daemon off;"]'
 }
 
-# redis:8: Debian's redis-server run as the redis user in /data, reachable from other
+# redis:<major>: Debian's redis-server run as the redis user in /data, reachable from other
 # containers without a config file, as the official image is.
 build_redis() {
-  local tag=redis:8 root="$cache/redis"
+  local tag=$redis_tag root="$cache/redis"
   have_image "$tag" && return
   make_rootfs "$root" redis-server
+  check_version "$tag" "$(chroot "$root" redis-server --version | sed -E 's/.* v=([^ ]+).*/\1/')"
   chroot "$root" install -d -o redis -g redis -m 0755 /data
   install -m 0755 "$here/redis-entrypoint.sh" "$root"/usr/local/bin/docker-entrypoint.sh
   import_rootfs "$root" "$tag" 'VOLUME /data' 'WORKDIR /data' \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Entrypoint of the postgres:17 stand-in (see build.sh): the part of the official image's
+# Entrypoint of the postgres stand-in (see build.sh): the part of the official image's
 # interface that compose files use. Started as root, it hands PGDATA and the socket
 # directory to the postgres user and runs itself again as that user; as postgres, it
 # initialises an empty PGDATA from POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB (or
@@ -7,7 +7,7 @@
 # and *.sh once, then execs the server as PID 1 so `docker stop` reaches it directly.
 set -euo pipefail
 
-# `docker run postgres:17 -c shared_buffers=256MB`: options for the server.
+# `docker run postgres -c shared_buffers=256MB`: options for the server.
 if [ $# -eq 0 ] || [ "${1:0:1}" = '-' ]; then
   set -- postgres "$@"
 fi

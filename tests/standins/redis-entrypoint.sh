@@ -1,11 +1,11 @@
 #!/bin/sh
-# Entrypoint of the redis:8 stand-in (see build.sh), after the official image's: started
+# Entrypoint of the redis stand-in (see build.sh), after the official image's: started
 # as root, it gives /data to the redis user (touching only what is not already theirs,
 # so no CHOWN capability is needed on a volume the image populated) and runs itself again
 # as redis; then it execs the command as PID 1, so `docker stop` reaches the server.
 set -eu
 
-# `docker run redis:8 --appendonly yes` or `docker run redis:8 /path/redis.conf`.
+# `docker run redis --appendonly yes` or `docker run redis /path/redis.conf`.
 if [ $# -eq 0 ] || [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
   set -- redis-server "$@"
 fi
