@@ -13,7 +13,7 @@ from harness.template import BAKES, OPTION_SETS, add_local_state
 
 # Fastest and most basic first; scale last, as joining and leaving a swarm disturbs the
 # engine's networking for whatever else runs then.
-STAGES = ["bake", "build", "stack", "faults", "scale"]
+STAGES = ["bake", "bench", "build", "stack", "faults", "scale"]
 
 
 def stage_of(item):

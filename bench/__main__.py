@@ -1,0 +1,119 @@
+"""Benchmark the baked template's image and stack against two baseline Dockerfiles.
+
+    python -m bench                       # the full run (about 5 minutes on 2 cores)
+    python -m bench --duration 3 --startup-runs 2 --code-rebuilds 1   # a quick look
+
+One run bakes the template with its default answers, builds three runtime images of the
+same baked code on the same base image (the template's own Dockerfile, and the two
+baselines in bench/baselines/), then measures them side by side: image size, build times,
+time to the first answer, throughput and latency (wrk), memory, and `docker stop` under
+load. The template, and typical in its place, are also measured behind nginx in the
+template's compose.prod.yaml stack.
+
+The tables go to stdout, progress to stderr; bench/RESULTS.md, the charts in
+bench/charts/ and the figures in docs/multi-stage.md are rewritten. It is a benchmark, not
+a test: numbers never fail it; only a real error (a build that breaks, a container that
+never answers) exits non-zero. Everything it creates in Docker is named bench-<run id>-…
+and removed at the end, error or not. Method: bench/README.md.
+"""
+
+import argparse
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bench import builds, serving, sizes, startup
+from bench.host import log, machine, minutes_so_far, preflight
+from bench.records import Measured, Results, Settings, Variant
+from bench.report import publish
+from bench.resources import Resources
+from harness.template import TEMPLATE
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "RESULTS.md"
+CHARTS = BENCH / "charts"
+LESSON = TEMPLATE / "docs" / "multi-stage.md"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run (15)")
+    parser.add_argument("--startup-runs", type=int, default=5, help="first-200 runs (5)")
+    parser.add_argument("--code-rebuilds", type=int, default=3, help="code-only rebuilds (3)")
+    return parser.parse_args()
+
+
+def measure(settings, resources, workdir):
+    """Every figure of one run."""
+    preflight()
+    info = machine()
+    log(f"run {resources.run_id}: baking the template with its default answers")
+    pristine = builds.bake(workdir)
+    log(f"dependency change: adding {builds.EXTRA_DEPENDENCY} and re-locking with uv")
+    dependency_files = builds.dependency_change(pristine, workdir)
+
+    built, images = {}, {}
+    for variant in Variant:
+        built[variant], images[variant] = builds.measure_builds(
+            variant, pristine, dependency_files, workdir, resources, settings.code_rebuilds
+        )
+        if variant is Variant.TEMPLATE:
+            proxy = builds.build_proxy(pristine, resources)
+    image_sizes, irreducible = sizes.measure_sizes(images, resources)
+
+    network = resources.network()
+    password = secrets.token_urlsafe(16)
+    app_env = serving.app_environment(password)
+    log("Postgres for the direct runs, migrated once with the template image")
+    serving.start_database(resources, network, password)
+    migrate = ("python", "manage.py", "migrate", "--noinput")
+    resources.run_once(images[Variant.TEMPLATE], *migrate, env=app_env, network=network)
+    log("engine floors: docker run and docker stop with no app")
+    floor = startup.engine_floor(resources, network, settings.startup_runs)
+
+    measured = {}
+    for variant, image in images.items():
+        log(f"{variant}: first 200 after docker run, {settings.startup_runs} runs")
+        starts = startup.starts(variant, image, resources, network, app_env, settings.startup_runs)
+        direct = serving.measure_direct(
+            variant, image, resources, network, app_env, settings.duration
+        )
+        measured[variant] = Measured(built[variant], image_sizes[variant], starts, direct)
+
+    # The template behind its nginx; and typical's image in its place, so the cost of the
+    # proxy itself shows apart from the app server behind it.
+    stacks = {
+        variant: serving.measure_stack(
+            variant, images[variant], pristine, proxy, resources, settings.duration
+        )
+        for variant in (Variant.TEMPLATE, Variant.TYPICAL)
+    }
+    return Results(info, settings, minutes_so_far(), measured, stacks, irreducible, floor)
+
+
+def main():
+    args = parse_args()
+    settings = Settings(args.duration, args.startup_runs, args.code_rebuilds)
+    # `docker stop`/Ctrl-C/SIGTERM: leave through the finally below, which cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    resources = Resources()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        results = measure(settings, resources, workdir)
+        print(publish(results, RESULTS, CHARTS, LESSON))
+        return 0
+    except (RuntimeError, AssertionError, subprocess.TimeoutExpired) as error:
+        log(f"benchmark failed: {error}")
+        return 1
+    finally:
+        log("cleaning up")
+        resources.release()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

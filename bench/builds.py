@@ -1,0 +1,146 @@
+"""Builds: the baked project and its dependency change, then each variant's cold build,
+rebuild with nothing changed, code-only rebuilds and dependency-change rebuild."""
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import uv  # the host's uv, found the way scripts/relock.py finds it
+
+from bench.host import log, run
+from bench.records import Builds, Variant
+from harness import engine
+from harness.template import TEMPLATE
+
+BASELINES = Path(__file__).resolve().parent / "baselines"
+# The dependency change: one small pure-Python package that is not in the lock yet.
+EXTRA_DEPENDENCY = "humanize==4.17.0"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a variant's runtime image is built from the shared context."""
+
+    dockerfile: Path | None  # None: the baked project's own Dockerfile
+    target: str | None = None
+
+
+RECIPES = {
+    Variant.TEMPLATE: Recipe(None, target="runtime"),
+    Variant.TYPICAL: Recipe(BASELINES / "typical.Dockerfile"),
+    Variant.NAIVE: Recipe(BASELINES / "naive.Dockerfile"),
+}
+
+
+def uv_env():
+    """uv trusts only its own roots unless told about this machine's proxy CA."""
+    env = dict(os.environ)
+    if engine.CA_BUNDLE.exists():
+        env.setdefault("SSL_CERT_FILE", str(engine.CA_BUNDLE))
+    return env
+
+
+def bake(workdir):
+    """The template with every default answer, as `cookiecutter --no-input` makes it, and
+    the baselines' requirements.txt beside it."""
+    output = workdir / "baked"
+    run([sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", output, TEMPLATE])
+    (project,) = output.iterdir()
+    export_requirements(project)
+    return project
+
+
+def export_requirements(project):
+    """requirements.txt for the baselines: exactly the template's locked runtime set."""
+    run(
+        [
+            uv.find_uv_bin(),
+            "export",
+            "--frozen",
+            "--no-dev",
+            "--no-hashes",
+            "--output-file",
+            "requirements.txt",
+        ],
+        cwd=project,
+        env=uv_env(),
+    )
+
+
+def dependency_change(pristine, workdir):
+    """The files a developer changes to add one dependency: pyproject.toml, re-locked with
+    uv (this needs PyPI), and the baselines' requirements.txt exported from the new lock."""
+    project = Path(shutil.copytree(pristine, workdir / "dependency-change"))
+    pyproject = project / "pyproject.toml"
+    marker = "dependencies = [\n"
+    text = pyproject.read_text()
+    if marker not in text:
+        raise RuntimeError(f"no {marker!r} in the baked pyproject.toml")
+    pyproject.write_text(text.replace(marker, f'{marker}    "{EXTRA_DEPENDENCY}",\n', 1))
+    # --python: the baked .python-version names 3.13, which this host does not have.
+    run([uv.find_uv_bin(), "lock", "--python", sys.executable], cwd=project, env=uv_env())
+    export_requirements(project)
+    names = ("pyproject.toml", "uv.lock", "requirements.txt")
+    return {name: (project / name).read_bytes() for name in names}
+
+
+def timed_build(recipe, context, tag, resources, target=None):
+    """`docker buildx build --load` as a user runs it; returns the wall-clock seconds."""
+    args = ["buildx", "build", "--load", f"--tag={tag}"]
+    if engine.CA_BUNDLE.exists():
+        args.append(f"--secret=id=ca_bundle,src={engine.CA_BUNDLE}")
+    if recipe.dockerfile:
+        args.append(f"--file={recipe.dockerfile}")
+    if target or recipe.target:
+        args.append(f"--target={target or recipe.target}")
+    resources.image(tag)
+    start = time.perf_counter()
+    engine.docker(*args, str(context), timeout=1800)
+    return time.perf_counter() - start
+
+
+def measure_builds(variant, pristine, dependency_files, workdir, resources, code_rebuilds):
+    """Cold build (empty builder cache), code-only rebuilds, then a dependency change.
+    Returns the figures and the tag of the runtime image built from the unedited project."""
+    recipe = RECIPES[variant]
+    context = Path(shutil.copytree(pristine, workdir / f"context-{variant}"))
+    repository = f"{resources.run_id}/{variant}"
+
+    log(f"{variant}: pruning the builder cache, then the cold build")
+    engine.docker("builder", "prune", "--all", "--force", timeout=600)
+    image = f"{repository}:cold"
+    cold = timed_build(recipe, context, image, resources)
+    log(f"{variant}: cold build {cold:.1f} s")
+
+    def rebuild(tag):
+        seconds = timed_build(recipe, context, f"{repository}:{tag}", resources)
+        resources.drop(f"{repository}:{tag}")
+        return seconds
+
+    # The floor under any rebuild: the same build with nothing changed, every step cached.
+    unchanged = rebuild("unchanged")
+
+    # A one-line edit of one module, as a developer makes between two builds.
+    views = context / pristine.name / "core" / "views.py"
+    code = []
+    for attempt in range(1, code_rebuilds + 1):
+        with views.open("a") as module:
+            module.write(f"# bench: code-only edit {attempt}\n")
+        code.append(rebuild(f"code{attempt}"))
+    log(f"{variant}: code-only rebuilds {', '.join(f'{s:.2f}' for s in code)} s")
+
+    for name, content in dependency_files.items():
+        (context / name).write_bytes(content)
+    dependency = rebuild("deps")
+    log(f"{variant}: dependency-change rebuild {dependency:.1f} s")
+    return Builds(cold, unchanged, code, dependency), image
+
+
+def build_proxy(pristine, resources):
+    """The template's nginx image for its stack, from the warm cache."""
+    tag = f"{resources.run_id}/template-nginx:cold"
+    timed_build(RECIPES[Variant.TEMPLATE], pristine, tag, resources, target="nginx")
+    return tag

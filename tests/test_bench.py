@@ -1,0 +1,154 @@
+"""Bench stage: the benchmark's report from made-up figures, no Docker (seconds). The
+tables, RESULTS.md, the charts and the lesson's figures render, and every target is a
+ratio within one run."""
+
+import re
+
+import pytest
+
+from bench.records import (
+    Builds,
+    Floor,
+    Irreducible,
+    Layer,
+    Measured,
+    Results,
+    Serving,
+    Settings,
+    Size,
+    Start,
+    Stop,
+    Tally,
+    Variant,
+    Wrk,
+)
+from bench.report import LESSON_END, LESSON_START, publish
+from bench.targets import targets
+from bench.units import MB, MIB
+from harness.template import TEMPLATE
+
+LESSON = TEMPLATE / "docs" / "multi-stage.md"
+# Per variant: MB over base, cold build, code-only rebuild (s), first 200 (s), MiB under
+# load, /health/ req/s; close to a real run's.
+FIGURES = {
+    Variant.TEMPLATE: (40.5, 5.1, 0.65, 0.47, 82, 9655),
+    Variant.TYPICAL: (76.3, 14.8, 0.70, 0.55, 139, 8095),
+    Variant.NAIVE: (46.5, 4.6, 2.71, 0.67, 101, 1354),
+}
+
+
+def wrk_run(rps, slower, read_errors=0):
+    return Wrk(
+        rps=rps / slower,
+        p50=6.1 * slower,
+        p99=19.5 * slower,
+        requests=int(rps * 15),
+        error_kinds={"connect": 0, "read": read_errors, "write": 0, "timeout": 0, "non_2xx": 0},
+    )
+
+
+def serving(rps, memory, slower):
+    tally = Tally(total=16, failed=0, kinds={})
+    after = Tally(total=1300, failed=1290, kinds={"ConnectionRefusedError": 1290})
+    return Serving(
+        health=wrk_run(rps, slower),
+        home=wrk_run(rps / 4, slower),
+        memory_idle=memory * 0.8 * MIB,
+        memory_load=memory * MIB,
+        stop=Stop(0.41 * slower, before=tally, in_flight=tally, after=after),
+    )
+
+
+def made_up_results(slower=1.0, **template_builds):
+    """A run's results; `slower` stretches every time (and divides every rate) alike."""
+    variants = {}
+    for variant, (over_base, cold, code, first, memory, rps) in FIGURES.items():
+        builds = {"cold": cold, "unchanged": 0.13, "code": [code] * 3, "dependency": 3.3}
+        if variant is Variant.TEMPLATE:
+            builds |= template_builds
+        builds = Builds(**{name: value * slower if name != "code" else [v * slower for v in
+                           value] for name, value in builds.items()})  # fmt: skip
+        size = Size(int((120 + over_base) * MB), int(over_base * MB), [Layer(2_000_000, "COPY")])
+        start = Start(first * slower, 0.25 * slower, 0.25 * slower)
+        variants[variant] = Measured(builds, size, [start] * 2, serving(rps, memory, slower))
+    variants[Variant.NAIVE].direct.health.error_kinds["read"] = variants[
+        Variant.NAIVE
+    ].direct.health.requests  # runserver ends each /health/ answer by closing
+    stacks = {
+        Variant.TEMPLATE: serving(5895, 83, slower),
+        Variant.TYPICAL: serving(2100, 141, slower),
+    }
+    return Results(
+        machine={"date": "2026-01-01 00:00 UTC", "cpu": "2 cores (made up)"},
+        settings=Settings(duration=15, startup_runs=2, code_rebuilds=3),
+        minutes=5.7,
+        variants=variants,
+        stacks=stacks,
+        irreducible=Irreducible(int(46.4 * MB), int(2.9 * MB), int(2.9 * MB), int(37.6 * MB)),
+        floor=Floor(first_200=0.27 * slower, run_returned=0.23 * slower, stop=0.09 * slower),
+    )
+
+
+def published(tmp_path, results):
+    lesson = tmp_path / "docs" / "multi-stage.md"
+    lesson.parent.mkdir(parents=True)
+    lesson.write_text(LESSON.read_text())
+    text = publish(results, tmp_path / "RESULTS.md", tmp_path / "charts", lesson)
+    return text, (tmp_path / "RESULTS.md").read_text(), lesson.read_text()
+
+
+def test_report_compares_the_three_variants_and_lists_every_target(tmp_path):
+    text, results_md, _ = published(tmp_path, made_up_results())
+    assert "| figure | template | typical | naive | template/typical | template/naive |" in (
+        results_md
+    )
+    assert "| bytes over base image (MB) | 40.5 | 76.3 | 46.5 | 0.53× | 0.87× |" in results_md
+    assert "note: naive direct /health/: not counted as errors" in results_md
+    for target in targets(made_up_results()):
+        assert f"| {target.label} | {target.measured} |" in results_md
+        assert target.label in text
+
+
+def test_lesson_gets_the_figures_and_charts_between_its_markers_only(tmp_path):
+    _, _, lesson = published(tmp_path, made_up_results())
+    before, _, rest = LESSON.read_text().partition(LESSON_START)
+    _, _, after = rest.partition(LESSON_END)
+    block = lesson.removeprefix(before).removesuffix(after)
+    assert lesson.startswith(before) and lesson.endswith(after)
+    assert "| cold build (s) | 5.10 | 14.80 | 4.60 | 0.34× | 1.11× |" in block
+    charts = re.findall(r"!\[[^]]+\]\(\.\./charts/([\w-]+\.svg)\)", block)
+    assert sorted(charts) == sorted(path.name for path in (tmp_path / "charts").iterdir())
+    assert len(charts) >= 5
+
+
+def test_committed_lesson_embeds_the_committed_charts():
+    lesson = LESSON.read_text()
+    assert lesson.count(LESSON_START) == lesson.count(LESSON_END) == 1
+    for chart in re.findall(r"\]\((\.\./bench/charts/[\w-]+\.svg)\)", lesson):
+        assert (LESSON.parent / chart).is_file(), chart
+
+
+def test_charts_are_the_same_bytes_when_the_figures_are(tmp_path):
+    published(tmp_path / "first", made_up_results())
+    published(tmp_path / "second", made_up_results())
+    first = sorted((tmp_path / "first" / "charts").iterdir())
+    second = sorted((tmp_path / "second" / "charts").iterdir())
+    assert [path.read_bytes() for path in first] == [path.read_bytes() for path in second]
+    assert all(b"<dc:date>" not in path.read_bytes() for path in first)
+
+
+def test_targets_hold_or_miss_alike_on_a_three_times_slower_machine():
+    here, slower = targets(made_up_results()), targets(made_up_results(slower=3))
+    assert [target.met for target in here] == [target.met for target in slower]
+    assert any(target.met for target in here) and not all(target.met for target in here)
+
+
+@pytest.mark.parametrize(("code", "met"), [(1.0, True), (1.2, False)])
+def test_code_only_rebuild_is_measured_against_naive_s(code, met):
+    """Naive reinstalls every dependency on a code change (2.71 s here): ≤ 0.4× is 1.08 s."""
+    (target,) = [
+        target
+        for target in targets(made_up_results(code=[code] * 3))
+        if target.label.startswith("code-only rebuild ≤ 0.4 × naive's")
+    ]
+    assert target.met is met
