@@ -29,14 +29,18 @@ DETERMINISTIC = {
 }
 
 
+def shown(value):
+    """Three significant figures or so: 0.65, 5.10, 14.8, 139."""
+    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
+
+
 def bar_chart(path: Path, title, unit, values: dict[str, float]):
     with plt.rc_context(DETERMINISTIC):
         figure, axes = plt.subplots(figsize=(5.2, 2.4))
         names = list(values)
         bars = axes.barh(names, list(values.values()), color=[COLOURS[n] for n in names])
         axes.invert_yaxis()  # template on top
-        axes.bar_label(bars, labels=[f"{v:.2f} {unit}" if v < 10 else f"{v:.0f} {unit}"
-                                     for v in values.values()], padding=4)  # fmt: skip
+        axes.bar_label(bars, labels=[f"{shown(v)} {unit}" for v in values.values()], padding=4)
         axes.set_title(title, loc="left")
         axes.set_xlim(0, max(values.values()) * 1.3 or 1)
         axes.xaxis.set_visible(False)
