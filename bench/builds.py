@@ -2,6 +2,7 @@
 rebuild with nothing changed, code-only rebuilds and dependency-change rebuild."""
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -87,9 +88,28 @@ def dependency_change(pristine, workdir):
     return {name: (project / name).read_bytes() for name in names}
 
 
+STEP = re.compile(r"^#(\d+) \[([^\]]+)\] (.+)$", re.M)  # #7 [runtime 4/9] COPY config ./config
+
+
+def steps_run(progress):
+    """The Dockerfile steps BuildKit ran rather than took from its cache, from its plain
+    progress output: a step it took from its cache is followed by `#7 CACHED`."""
+    cached = set(re.findall(r"^#(\d+) CACHED$", progress, re.M))
+    steps = {}
+    for number, where, instruction in STEP.findall(progress):
+        if where.split()[0] in ("internal", "auth") or instruction.startswith("FROM "):
+            continue
+        if number not in cached:
+            stage = where.rpartition(" ")[0]  # "runtime 4/9": runtime; "2/3" (one stage): ""
+            shown = re.sub(r"--mount=\S+\s+", "", instruction)[:90]
+            steps.setdefault(number, f"{stage}: {shown}" if stage else shown)
+    return list(steps.values())
+
+
 def timed_build(recipe, context, tag, resources, target=None):
-    """`docker buildx build --load` as a user runs it; returns the wall-clock seconds."""
-    args = ["buildx", "build", "--load", f"--tag={tag}"]
+    """`docker buildx build --load` as a user runs it; returns the wall-clock seconds and
+    the steps that ran."""
+    args = ["buildx", "build", "--load", "--progress=plain", f"--tag={tag}"]
     if engine.CA_BUNDLE.exists():
         args.append(f"--secret=id=ca_bundle,src={engine.CA_BUNDLE}")
     if recipe.dockerfile:
@@ -98,8 +118,8 @@ def timed_build(recipe, context, tag, resources, target=None):
         args.append(f"--target={target or recipe.target}")
     resources.image(tag)
     start = time.perf_counter()
-    engine.docker(*args, str(context), timeout=1800)
-    return time.perf_counter() - start
+    build = engine.docker(*args, str(context), timeout=1800)
+    return time.perf_counter() - start, steps_run(build.stderr)
 
 
 def measure_builds(variant, pristine, dependency_files, workdir, resources, code_rebuilds):
@@ -112,16 +132,16 @@ def measure_builds(variant, pristine, dependency_files, workdir, resources, code
     log(f"{variant}: pruning the builder cache, then the cold build")
     engine.docker("builder", "prune", "--all", "--force", timeout=600)
     image = f"{repository}:cold"
-    cold = timed_build(recipe, context, image, resources)
+    cold, _ = timed_build(recipe, context, image, resources)
     log(f"{variant}: cold build {cold:.1f} s")
 
     def rebuild(tag):
-        seconds = timed_build(recipe, context, f"{repository}:{tag}", resources)
+        seconds, steps = timed_build(recipe, context, f"{repository}:{tag}", resources)
         resources.drop(f"{repository}:{tag}")
-        return seconds
+        return seconds, steps
 
     # The floor under any rebuild: the same build with nothing changed, every step cached.
-    unchanged = rebuild("unchanged")
+    unchanged, _ = rebuild("unchanged")
 
     # A one-line edit of one module, as a developer makes between two builds.
     views = context / pristine.name / "core" / "views.py"
@@ -129,14 +149,15 @@ def measure_builds(variant, pristine, dependency_files, workdir, resources, code
     for attempt in range(1, code_rebuilds + 1):
         with views.open("a") as module:
             module.write(f"# bench: code-only edit {attempt}\n")
-        code.append(rebuild(f"code{attempt}"))
+        seconds, code_steps = rebuild(f"code{attempt}")
+        code.append(seconds)
     log(f"{variant}: code-only rebuilds {', '.join(f'{s:.2f}' for s in code)} s")
 
     for name, content in dependency_files.items():
         (context / name).write_bytes(content)
-    dependency = rebuild("deps")
+    dependency, dependency_steps = rebuild("deps")
     log(f"{variant}: dependency-change rebuild {dependency:.1f} s")
-    return Builds(cold, unchanged, code, dependency), image
+    return Builds(cold, unchanged, code, dependency, code_steps, dependency_steps), image
 
 
 def build_proxy(pristine, resources):

@@ -25,6 +25,8 @@ class Builds:
     unchanged: float  # nothing changed: every step cached
     code: list[float]  # one line appended to a module, each build
     dependency: float  # one dependency added and re-locked
+    code_steps: list[str]  # the Dockerfile steps a code-only rebuild ran (not cached)
+    dependency_steps: list[str]  # and those the dependency-change rebuild ran
 
     @property
     def code_median(self):

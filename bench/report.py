@@ -187,6 +187,21 @@ def stop_summary(stop: Stop):
     return f"{stop.seconds:.2f} s; " + "; ".join(parts)
 
 
+def steps(ran):
+    return "; ".join(f"`{step}`" for step in ran) or "none"
+
+
+def rebuild_steps(results: Results):
+    """Per variant, the steps BuildKit ran (not from its cache) on each kind of change."""
+    rows = ["| | on a code change | on a dependency change |", "|---|---|---|"]
+    for variant, measured in results.variants.items():
+        builds = measured.builds
+        rows.append(
+            f"| {variant} | {steps(builds.code_steps)} | {steps(builds.dependency_steps)} |"
+        )
+    return "\n".join(rows)
+
+
 def serving_details(serving: Serving, stop_label):
     return [
         f"- wrk /health/: {wrk_summary(serving.health)}; wrk /: {wrk_summary(serving.home)}",
@@ -249,6 +264,8 @@ def results_markdown(results: Results):
             f"### {variant}",
             "",
             "- code-only rebuilds (s): " + ", ".join(map(fmt_seconds, measured.builds.code)),
+            f"- steps a code-only rebuild ran: {steps(measured.builds.code_steps)}",
+            f"- steps the dependency-change rebuild ran: {steps(measured.builds.dependency_steps)}",
             "- docker run → first 200 (s): "
             + ", ".join(fmt_seconds(s.first_200) for s in starts)
             + "; `docker run` returned after (s): "
@@ -285,6 +302,10 @@ def lesson_figures(results: Results, charts):
         "([all its figures](../bench/RESULTS.md)):",
         "",
         render_markdown([rows[0], *[row for row in rows[1:] if row[0] in wanted]]),
+        "",
+        "The steps each rebuild ran, every other one taken from the cache:",
+        "",
+        rebuild_steps(results),
         "",
         *[f"![{title}]({path})" for title, path in charts.items()],
     ])  # fmt: skip
