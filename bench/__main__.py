@@ -44,6 +44,13 @@ def parse_args():
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run (15)")
     parser.add_argument("--startup-runs", type=int, default=5, help="first-200 runs (5)")
     parser.add_argument("--code-rebuilds", type=int, default=3, help="code-only rebuilds (3)")
+    parser.add_argument(
+        "--no-prune",
+        dest="prune",
+        action="store_false",
+        help="cold builds with --no-cache instead of emptying the engine's build cache: safe "
+        "beside other builds, but cache mounts stay warm, so 'cold' is an underestimate",
+    )
     return parser.parse_args()
 
 
@@ -59,7 +66,7 @@ def measure(settings, resources, workdir):
     built, images = {}, {}
     for variant in Variant:
         built[variant], images[variant] = builds.measure_builds(
-            variant, pristine, dependency_files, workdir, resources, settings.code_rebuilds
+            variant, pristine, dependency_files, workdir, resources, settings
         )
         if variant is Variant.TEMPLATE:
             proxy = builds.build_proxy(pristine, resources)
@@ -97,7 +104,7 @@ def measure(settings, resources, workdir):
 
 def main():
     args = parse_args()
-    settings = Settings(args.duration, args.startup_runs, args.code_rebuilds)
+    settings = Settings(args.duration, args.startup_runs, args.code_rebuilds, args.prune)
     # `docker stop`/Ctrl-C/SIGTERM: leave through the finally below, which cleans up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     resources = Resources()

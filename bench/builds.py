@@ -106,10 +106,12 @@ def steps_run(progress):
     return list(steps.values())
 
 
-def timed_build(recipe, context, tag, resources, target=None):
+def timed_build(recipe, context, tag, resources, target=None, no_cache=False):
     """`docker buildx build --load` as a user runs it; returns the wall-clock seconds and
     the steps that ran."""
     args = ["buildx", "build", "--load", "--progress=plain", f"--tag={tag}"]
+    if no_cache:
+        args.append("--no-cache")
     if engine.CA_BUNDLE.exists():
         args.append(f"--secret=id=ca_bundle,src={engine.CA_BUNDLE}")
     if recipe.dockerfile:
@@ -122,17 +124,20 @@ def timed_build(recipe, context, tag, resources, target=None):
     return time.perf_counter() - start, steps_run(build.stderr)
 
 
-def measure_builds(variant, pristine, dependency_files, workdir, resources, code_rebuilds):
+def measure_builds(variant, pristine, dependency_files, workdir, resources, settings):
     """Cold build (empty builder cache), code-only rebuilds, then a dependency change.
     Returns the figures and the tag of the runtime image built from the unedited project."""
     recipe = RECIPES[variant]
     context = Path(shutil.copytree(pristine, workdir / f"context-{variant}"))
     repository = f"{resources.run_id}/{variant}"
 
-    log(f"{variant}: pruning the builder cache, then the cold build")
-    engine.docker("builder", "prune", "--all", "--force", timeout=600)
+    if settings.prune:
+        log(f"{variant}: pruning the builder cache, then the cold build")
+        engine.docker("builder", "prune", "--all", "--force", timeout=600)
+    else:
+        log(f"{variant}: the cold build, --no-cache (cache mounts stay warm)")
     image = f"{repository}:cold"
-    cold, _ = timed_build(recipe, context, image, resources)
+    cold, _ = timed_build(recipe, context, image, resources, no_cache=not settings.prune)
     log(f"{variant}: cold build {cold:.1f} s")
 
     def rebuild(tag):
@@ -146,7 +151,7 @@ def measure_builds(variant, pristine, dependency_files, workdir, resources, code
     # A one-line edit of one module, as a developer makes between two builds.
     views = context / pristine.name / "core" / "views.py"
     code = []
-    for attempt in range(1, code_rebuilds + 1):
+    for attempt in range(1, settings.code_rebuilds + 1):
         with views.open("a") as module:
             module.write(f"# bench: code-only edit {attempt}\n")
         seconds, code_steps = rebuild(f"code{attempt}")

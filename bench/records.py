@@ -153,6 +153,7 @@ class Settings:
     duration: int  # seconds per wrk run
     startup_runs: int
     code_rebuilds: int
+    prune: bool = True  # cold builds after emptying the builder cache, or only --no-cache
 
 
 @dataclass(frozen=True)

@@ -219,7 +219,9 @@ def results_markdown(results: Results):
         "",
         *[f"- **{key}**: {value}" for key, value in results.machine.items()],
         f"- **settings**: wrk {settings.duration} s per run, first-200 median of "
-        f"{settings.startup_runs} runs, code-only rebuild median of {settings.code_rebuilds}",
+        f"{settings.startup_runs} runs, code-only rebuild median of {settings.code_rebuilds}"
+        + ("" if settings.prune else "; **cold builds with --no-cache only** (cache mounts "
+           "warm: not cold; see `--no-prune` in README.md)"),
         f"- **total runtime**: {results.minutes:.1f} min",
         "",
         "Stand-in images (see tests/standins/): sizes differ from Docker Hub's, ratios are "
@@ -299,7 +301,9 @@ def lesson_figures(results: Results, charts):
     return "\n".join([
         f"From the run of {results.machine.get('date', 'an unknown date')} on "
         f"{results.machine.get('cpu', 'an unknown machine')} "
-        "([all its figures](../bench/RESULTS.md)):",
+        "([all its figures](../bench/RESULTS.md))"
+        + ("" if results.settings.prune else ", with `--no-prune`: its cold builds are not cold")
+        + ":",
         "",
         render_markdown([rows[0], *[row for row in rows[1:] if row[0] in wanted]]),
         "",

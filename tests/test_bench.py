@@ -2,6 +2,7 @@
 tables, RESULTS.md, the charts and the lesson's figures render, and every target is a
 ratio within one run."""
 
+import dataclasses
 import re
 
 import pytest
@@ -160,3 +161,13 @@ def test_code_only_rebuild_is_measured_against_naive_s(code, met):
         if target.label.startswith("code-only rebuild ≤ 0.4 × naive's")
     ]
     assert target.met is met
+
+
+def test_a_run_without_prune_says_its_cold_builds_are_not_cold(tmp_path):
+    results = dataclasses.replace(
+        made_up_results(),
+        settings=Settings(duration=15, startup_runs=2, code_rebuilds=3, prune=False),
+    )
+    _, results_md, lesson = published(tmp_path, results)
+    assert "cold builds with --no-cache only" in results_md
+    assert "its cold builds are not cold" in lesson
