@@ -188,7 +188,8 @@ def stop_summary(stop: Stop):
 
 
 def steps(ran):
-    return "; ".join(f"`{step}`" for step in ran) or "none"
+    """A rebuild after a change always runs a step: none listed means none recorded."""
+    return "; ".join(f"`{step}`" for step in ran) or "(not recorded)"
 
 
 def rebuild_steps(results: Results):
