@@ -1,6 +1,7 @@
 """Bake stage: render the template and check the result, without Docker."""
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -44,10 +45,10 @@ def run(command, cwd=None):
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def cookiecutter_cli(output_dir, *answers, wrapper=()):
+def cookiecutter_cli(output_dir, *answers, wrapper=(), options=("--no-input",)):
     """The bake as a user types it: `cookiecutter --no-input TEMPLATE name=value ...`."""
     return run(
-        [*wrapper, sys.executable, "-m", "cookiecutter", "--no-input",
+        [*wrapper, sys.executable, "-m", "cookiecutter", *options,
          "--output-dir", str(output_dir), str(TEMPLATE), *answers]
     )  # fmt: skip
 
@@ -309,6 +310,30 @@ def test_invalid_answer_aborts_with_one_clear_line_and_writes_nothing(tmp_path, 
     assert re.search(r"must|is empty|choices are|would shadow|keyword|longer than", clear_line)
     assert list(output.iterdir()) == []
     assert not (tmp_path / "escape").exists()
+
+
+def test_replayed_answer_outside_the_choices_aborts_with_one_clear_line(tmp_path):
+    """A replay file (`--replay-file`; perhaps from an older template that offered another
+    Python) skips cookiecutter's own choice check: the hook catches it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path / 'replay'}\n")
+    first = cookiecutter_cli(tmp_path / "first", options=("--no-input", "--config-file", config))
+    assert first.returncode == 0, first.stderr
+    (replay_file,) = (tmp_path / "replay").glob("*.json")
+    replay = json.loads(replay_file.read_text())
+    replay["cookiecutter"]["python_version"] = "3.11"
+    replay_file.write_text(json.dumps(replay))
+    output = tmp_path / "out"
+    output.mkdir()
+    result = cookiecutter_cli(
+        output, options=("--replay-file", replay_file, "--config-file", config)
+    )
+    assert result.returncode != 0
+    supported = ", ".join(PYTHON_VERSIONS)
+    assert (
+        result.stderr.splitlines()[0] == f"ERROR: python_version '3.11' must be one of {supported}."
+    )
+    assert list(output.iterdir()) == []
 
 
 def test_every_installed_module_name_is_refused_as_a_slug(bake, cookies_session):
