@@ -72,10 +72,10 @@ def settings_findings(tag, patterns):
     """Secrets in the image's history (build arguments, RUN lines) or config (ENV, LABEL)."""
     history = docker("history", "--no-trunc", "--format", "{{.CreatedBy}}", tag).stdout
     config = docker("image", "inspect", "--format", "{{json .Config}}", tag).stdout
-    found = []
+    found = set()
     for text in (history, config):
-        found += [name for name, pattern in patterns.items() if pattern.search(text.encode())]
-        found += SECRET_SETTING.findall(text)
+        found |= {name for name, pattern in patterns.items() if pattern.search(text.encode())}
+        found |= set(SECRET_SETTING.findall(text))
     return found
 
 
@@ -92,7 +92,7 @@ def test_no_layer_of_the_saved_image_holds_a_secret(
 def test_image_history_and_config_show_no_secret(built_image, secrets_of, option_set, target):
     image = built_image(option_set, target)
     patterns, _ = secrets_of(image.project)
-    assert settings_findings(image.tag, patterns) == []
+    assert settings_findings(image.tag, patterns) == set()
 
 
 def test_the_scans_find_the_projects_own_secrets_leaked_under_other_names(
@@ -120,6 +120,6 @@ def test_the_scans_find_the_projects_own_secrets_leaked_under_other_names(
             "app/config/trusted.txt",
             "the build's throwaway CA",
         ) in found
-        assert settings_findings(tag, patterns) == ["DJANGO_SECRET_KEY"]
+        assert settings_findings(tag, patterns) == {"DJANGO_SECRET_KEY"}
     finally:
         docker("rmi", "--force", tag, check=False)
