@@ -28,7 +28,7 @@ def layer_files(tag, directory):
                 with tarfile.open(fileobj=image_tar.extractfile(layer)) as files:
                     for member in files:
                         content = files.extractfile(member).read() if member.isfile() else None
-                        yield layer, member.name, content
+                        yield layer, member.name.removeprefix("./"), content
     finally:
         saved.unlink()
 
