@@ -34,8 +34,8 @@ def compose(project, compose_file, *args, env=None, check=False, timeout=600):
     return result
 
 
-def build(project, tag, target="runtime"):
-    secret = [f"--secret=id=ca_bundle,src={CA_BUNDLE}"] if CA_BUNDLE.exists() else []
+def build(project, tag, target="runtime", ca_bundle=CA_BUNDLE):
+    secret = [f"--secret=id=ca_bundle,src={ca_bundle}"] if ca_bundle.exists() else []
     docker("buildx", "build", "--load", *secret, f"--target={target}", f"--tag={tag}", str(project))
 
 

@@ -37,13 +37,27 @@ UNUSUAL_ANSWERS = {
 BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
 
 
+def post_gen_hook():
+    return ast.parse((TEMPLATE / "hooks/post_gen_project.py").read_text())
+
+
+def generated_secret_names():
+    """The variables the post-gen hook writes a fresh secret into .env for."""
+    function = next(
+        node
+        for node in post_gen_hook().body
+        if isinstance(node, ast.FunctionDef) and node.name == "generated_secrets"
+    )
+    returned = next(node for node in ast.walk(function) if isinstance(node, ast.Return))
+    return [key.value for key in returned.value.keys]
+
+
 def optional_paths(slug=DEFAULT_SLUG):
     """What each yes/no answer adds to a bake: the post-gen hook's OPTIONAL_PATHS, for a
     project of this slug."""
-    hook = ast.parse((TEMPLATE / "hooks/post_gen_project.py").read_text())
     table = next(
         node.value
-        for node in hook.body
+        for node in post_gen_hook().body
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "OPTIONAL_PATHS"
     )
     return {
@@ -52,18 +66,33 @@ def optional_paths(slug=DEFAULT_SLUG):
     }
 
 
-# What a real working tree holds besides the code; .dockerignore must keep it out of images.
+# What a real working tree holds besides the code, at the root and deeper down (Docker's
+# ignore patterns match at the root only, unless they start with **/); .dockerignore must
+# keep all of it out of images. {slug} is the project's package.
 LOCAL_STATE = [
     ".git/config",
     ".venv/pyvenv.cfg",
     "db.sqlite3",
     "__pycache__/stale.pyc",
     "media/upload.txt",
+    "config/__pycache__/stale.cpython-311.pyc",
+    "{slug}/core/__pycache__/views.cpython-311.pyc",
+    "{slug}/.env.local",
+    "config/.settings.py.swp",
+    "config/urls.py~",
 ]
+# Every planted file holds this (a secret, as .env.local would), so a layer scan finds one
+# however it got in.
+LOCAL_STATE_CONTENT = "DJANGO_SECRET_KEY=local-state-not-for-any-image"
+
+
+def local_state(project):
+    """LOCAL_STATE's paths in a baked project (its directory is named after its slug)."""
+    return [name.format(slug=project.name) for name in LOCAL_STATE]
 
 
 def add_local_state(project):
-    for name in LOCAL_STATE:
+    for name in local_state(project):
         path = project / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("local state, not for the image\n")
+        path.write_text(LOCAL_STATE_CONTENT + "\n")

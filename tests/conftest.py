@@ -3,11 +3,14 @@
 import os
 import subprocess
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from harness import engine
 from harness.kubernetes import KUBECTL
+from harness.scan import throwaway_ca
 from harness.stacks import stack_up
 from harness.template import BAKES, OPTION_SETS, add_local_state
 
@@ -72,26 +75,57 @@ def kubectl():
     return KUBECTL
 
 
+@dataclass(frozen=True)
+class BuildCa:
+    """The CA bundle every test build gets: the host's (for a TLS-intercepting proxy) plus
+    a CA made for this run, which a secret scan can look for on any host."""
+
+    bundle: Path
+    throwaway: bytes  # PEM
+
+
 @pytest.fixture(scope="session")
-def image(bake, docker_engine):
+def build_ca(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("build-ca")
+    throwaway = throwaway_ca(directory)
+    host = engine.CA_BUNDLE.read_bytes() if engine.CA_BUNDLE.exists() else b""
+    bundle = directory / "ca-bundle.pem"
+    bundle.write_bytes(host.rstrip(b"\n") + b"\n" + throwaway)
+    return BuildCa(bundle, throwaway)
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    tag: str
+    project: Path  # the bake it was built from: its .env holds the secrets it must not
+
+
+@pytest.fixture(scope="session")
+def built_image(bake, docker_engine, build_ca):
     """An image (Dockerfile target) of the project baked with an option set (or the
     unusual answers): built once per session, from a working tree with local state in it,
-    and removed at the end."""
-    built = {}
+    and removed at the end. Every target of an option set comes from one bake."""
+    projects, built = {}, {}
 
     def image_for(option_set, target="runtime"):
-        key = (option_set, target)
-        if key not in built:
-            project = bake(**BAKES[option_set])
-            add_local_state(project)
+        if option_set not in projects:
+            projects[option_set] = bake(**BAKES[option_set])
+            add_local_state(projects[option_set])
+        if (option_set, target) not in built:
             tag = f"django-docker-test/{option_set}-{target}:{uuid.uuid4().hex[:8]}"
-            engine.build(project, tag, target=target)
-            built[key] = tag
-        return built[key]
+            engine.build(projects[option_set], tag, target=target, ca_bundle=build_ca.bundle)
+            built[option_set, target] = BuiltImage(tag, projects[option_set])
+        return built[option_set, target]
 
     yield image_for
-    for tag in built.values():
-        engine.docker("rmi", "--force", tag, check=False)
+    for image in built.values():
+        engine.docker("rmi", "--force", image.tag, check=False)
+
+
+@pytest.fixture(scope="session")
+def image(built_image):
+    """The tag of `built_image(option_set, target)`."""
+    return lambda option_set, target="runtime": built_image(option_set, target).tag
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 """Bake stage: render the template and check the result, without Docker."""
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -43,10 +45,10 @@ def run(command, cwd=None):
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-def cookiecutter_cli(output_dir, *answers, wrapper=()):
+def cookiecutter_cli(output_dir, *answers, wrapper=(), options=("--no-input",)):
     """The bake as a user types it: `cookiecutter --no-input TEMPLATE name=value ...`."""
     return run(
-        [*wrapper, sys.executable, "-m", "cookiecutter", "--no-input",
+        [*wrapper, sys.executable, "-m", "cookiecutter", *options,
          "--output-dir", str(output_dir), str(TEMPLATE), *answers]
     )  # fmt: skip
 
@@ -144,21 +146,71 @@ def test_secrets_are_generated_per_project_and_kept_out_of_git_and_images(bake):
     subprocess.run(["git", "init", "-q"], cwd=first, check=True)
     ignored = subprocess.run(["git", "check-ignore", ".env"], cwd=first, capture_output=True)
     assert ignored.returncode == 0
-    assert ".env" in (first / ".dockerignore").read_text().splitlines()
+    assert "**/.env" in (first / ".dockerignore").read_text().splitlines()
+
+
+def reads_variable(call, readers):
+    """Whether a call reads the environment variable its first argument names: env() and
+    env.TYPE() (django-environ), os.environ.get, os.getenv, or one of `readers`. Not
+    os.environ.setdefault: that is the project setting a variable for a library."""
+    function = ast.unparse(call.func)
+    return (
+        function in {"env", "os.environ.get", "os.getenv", "getenv", *readers}
+        or function.rpartition(".")[0] == "env"
+    )
+
+
+def variables_read(sources):
+    """Every environment variable the Python `sources` read by name, directly or through
+    a function that passes its parameter on to a reader (flag())."""
+    trees = [ast.parse(source) for source in sources]
+    readers, before = set(), None
+    while readers != before:
+        before = set(readers)
+        readers |= {
+            function.name
+            for tree in trees
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and function.args.args
+            for call in ast.walk(function)
+            if isinstance(call, ast.Call) and call.args and reads_variable(call, readers)
+            and ast.unparse(call.args[0]) == function.args.args[0].arg
+        }  # fmt: skip
+    names = set()
+    for node in (node for tree in trees for node in ast.walk(tree)):
+        if isinstance(node, ast.Call) and node.args and reads_variable(node, readers):
+            names.add(node.args[0])
+        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            names.add(node.slice)
+    return {node.value for node in names if isinstance(node, ast.Constant)}
+
+
+def unlisted_variables(project, *extra_sources):
+    """Variables the project's Python (not its tests) reads that .env.example leaves out."""
+    sources = [
+        path.read_text()
+        for path in baked_files(project)
+        if path.suffix == ".py" and path.parts[len(project.parts)] != "tests"
+    ]
+    listed = re.findall(
+        r"^# ?([A-Z][A-Z0-9_]*)=|^([A-Z][A-Z0-9_]*)=", (project / ".env.example").read_text(), re.M
+    )
+    return variables_read([*sources, *extra_sources]) - {name for pair in listed for name in pair}
 
 
 def test_env_example_lists_every_variable_the_settings_read(bake):
-    project = bake(use_celery="y")
-    example = (project / ".env.example").read_text()
-    sources = "".join(
-        p.read_text()
-        for p in [*(project / "config").rglob("*.py"), project / "deploy/gunicorn.conf.py"]
-    )
-    read = set(re.findall(r"""env(?:\.\w+)?\(\s*"([A-Z_]+)"|environ\.get\("([A-Z_]+)\"""", sources))
-    names = {name for pair in read for name in pair if name}
-    names -= {"DJANGO_SETTINGS_MODULE", "PROMETHEUS_MULTIPROC_DIR", "DATABASE_URL"}
-    missing = sorted(name for name in names if name not in example)
-    assert not missing
+    assert unlisted_variables(bake(use_celery="y")) == set()
+
+
+@pytest.mark.parametrize(
+    "read",
+    ['flag("UNLISTED", default=False)', 'env.bool("UNLISTED", default=False)', 'env("UNLISTED")',
+     'os.environ["UNLISTED"]', 'os.environ.get("UNLISTED")', 'os.getenv("UNLISTED")'],
+)  # fmt: skip
+def test_env_example_check_finds_a_variable_read_any_way(bake, read):
+    assert unlisted_variables(bake(), f"import os\nfrom .base import env, flag\nX = {read}\n") == {
+        "UNLISTED"
+    }
 
 
 @pytest.mark.parametrize("answers", COMBINATIONS, ids=combination_id)
@@ -258,6 +310,30 @@ def test_invalid_answer_aborts_with_one_clear_line_and_writes_nothing(tmp_path, 
     assert re.search(r"must|is empty|choices are|would shadow|keyword|longer than", clear_line)
     assert list(output.iterdir()) == []
     assert not (tmp_path / "escape").exists()
+
+
+def test_replayed_answer_outside_the_choices_aborts_with_one_clear_line(tmp_path):
+    """A replay file (`--replay-file`; perhaps from an older template that offered another
+    Python) skips cookiecutter's own choice check: the hook catches it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(f"replay_dir: {tmp_path / 'replay'}\n")
+    first = cookiecutter_cli(tmp_path / "first", options=("--no-input", "--config-file", config))
+    assert first.returncode == 0, first.stderr
+    (replay_file,) = (tmp_path / "replay").glob("*.json")
+    replay = json.loads(replay_file.read_text())
+    replay["cookiecutter"]["python_version"] = "3.11"
+    replay_file.write_text(json.dumps(replay))
+    output = tmp_path / "out"
+    output.mkdir()
+    result = cookiecutter_cli(
+        output, options=("--replay-file", replay_file, "--config-file", config)
+    )
+    assert result.returncode != 0
+    supported = ", ".join(PYTHON_VERSIONS)
+    assert (
+        result.stderr.splitlines()[0] == f"ERROR: python_version '3.11' must be one of {supported}."
+    )
+    assert list(output.iterdir()) == []
 
 
 def test_every_installed_module_name_is_refused_as_a_slug(bake, cookies_session):
