@@ -5,7 +5,6 @@ import re
 import secrets
 import shlex
 import time
-import uuid
 from html import escape
 
 import pytest
@@ -343,24 +342,3 @@ def test_dockerfile_builds_only_from_its_stages_and_mirrorable_official_images(
         for service in json.loads(config.stdout)["services"].values():
             passed |= set(service.get("build", {}).get("args", {}))
     assert set(image_args) <= passed
-
-
-@pytest.mark.parametrize("compose_file", ["compose.yaml", "compose.prod.yaml"])
-def test_compose_builds_its_images_behind_a_tls_proxy(bake, docker_engine, compose_file):
-    """`CA_BUNDLE=... docker compose build`, as a user behind a corporate proxy runs it."""
-    tag = uuid.uuid4().hex[:8]
-    images = {name: f"django-docker-test/compose-{name.lower()}:{tag}"
-              for name in ("APP_IMAGE", "PROXY_IMAGE", "DEV_IMAGE")}  # fmt: skip
-    env = {"CA_BUNDLE": str(engine.CA_BUNDLE), **images}
-    try:
-        # --no-cache: every download really happens, through the proxy, with the bundle.
-        result = engine.compose(bake(), compose_file, "build", "--no-cache", env=env)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-        built = [
-            image
-            for image in images.values()
-            if docker("image", "inspect", image, check=False).returncode == 0
-        ]
-        assert len(built) == (1 if compose_file == "compose.yaml" else 2)
-    finally:
-        docker("rmi", "--force", *images.values(), check=False)
