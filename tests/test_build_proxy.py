@@ -79,10 +79,9 @@ class Build:
 
 @contextmanager
 def built_through(proxy, project, compose_file, ca_bundle, tmp_path):
-    """`docker compose build --no-cache` (so every download happens now) with the build
-    containers on the host's network, where the proxy listens on loopback (no private-range
-    address involved), and the proxy in the environment pip and uv read. Its images are
-    removed afterwards."""
+    """`docker compose build` with the build containers on the host's network, where the
+    proxy listens on loopback (no private-range address involved), and the proxy in the
+    environment pip and uv read. Its images are removed afterwards."""
     tag = uuid.uuid4().hex[:8]
     env = {
         "CA_BUNDLE": str(ca_bundle),
@@ -99,11 +98,18 @@ def built_through(proxy, project, compose_file, ca_bundle, tmp_path):
         json.dumps({"services": {name: {"build": through_proxy} for name in built}})
     )
     images = {service["image"] for service in built.values()}
+    build = ["-f", str(override), "build"]
+    # One service with --no-cache, so every download happens now; then the others on its
+    # layers (together, compose would build the shared stages once per service).
+    first, *others = built
     try:
         result = engine.compose(
-            project, compose_file, "-f", str(override), "build", "--no-cache",
-            env=env, timeout=BUILD_TIMEOUT,
-        )  # fmt: skip
+            project, compose_file, *build, "--no-cache", first, env=env, timeout=BUILD_TIMEOUT
+        )
+        if result.returncode == 0 and others:
+            engine.compose(
+                project, compose_file, *build, *others, env=env, timeout=BUILD_TIMEOUT, check=True
+            )
         yield Build(result, images)
     finally:
         docker("rmi", "--force", *images, check=False)
