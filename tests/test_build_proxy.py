@@ -23,7 +23,7 @@ from harness.stacks import free_port
 # Installed beside this Python by requirements-test.txt.
 MITMDUMP = Path(sys.executable).with_name("mitmdump")
 BUILD_TIMEOUT = 300  # seconds: a build that hangs fails the test instead of the run
-# What each build's first download step prints when it does not trust the proxy.
+# What pip, the builds' first download, prints when it does not trust the proxy.
 UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
 
 
@@ -42,10 +42,15 @@ class Proxy:
         return self.log.read_text()
 
 
+def accepts_connections(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
+
+
 @pytest.fixture
 def proxy(tmp_path):
     """mitmdump on loopback: a fresh CA in its confdir, trusting the host's bundle upstream
-    (which may itself be intercepted); stopped, and its log complete, after the test."""
+    (which may itself be intercepted); its log unbuffered, so a test reads it as it runs."""
     port = free_port()
     log = tmp_path / "mitmdump.log"
     with log.open("w") as output:
@@ -56,11 +61,7 @@ def proxy(tmp_path):
             stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )  # fmt: skip
     try:
-        client.poll(
-            lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True,
-            20,
-            what="mitmdump accepting connections",
-        )
+        client.poll(lambda: accepts_connections(port), 20, what="mitmdump accepting connections")
         yield Proxy(f"http://127.0.0.1:{port}", tmp_path / "mitmproxy-ca-cert.pem", log)
     finally:
         process.terminate()
@@ -152,7 +153,9 @@ def test_compose_builds_its_images_behind_a_tls_proxy(
     it: the downloads go through the proxy, and its CA stays out of every image."""
     with built_through(proxy, bake(), compose_file, proxy.ca, tmp_path) as build:
         assert build.result.returncode == 0, build.output[-3000:]
-        assert "pypi.org" in proxy.answered_hosts(), proxy.text()[-3000:]
+        # The index and the packages: --no-cache leaves pip and uv no cached download here.
+        hosts = proxy.answered_hosts()
+        assert {"pypi.org", "files.pythonhosted.org"} <= hosts, proxy.text()[-3000:]
         assert "does not trust the proxy's certificate" not in proxy.text()
         traces = ca_traces(proxy.ca.read_text())
         for image in build.images:
