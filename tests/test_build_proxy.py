@@ -8,7 +8,6 @@ import re
 import socket
 import subprocess
 import sys
-import tarfile
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import client, engine
+from harness import client, engine, scan
 from harness.engine import docker
 from harness.stacks import free_port
 
@@ -116,26 +115,12 @@ def built_through(proxy, project, compose_file, ca_bundle, tmp_path):
         docker("rmi", "--force", *images, check=False)
 
 
-def ca_traces(ca_pem):
-    """Bytes that would give the CA away in a file: its DER form, and the last full line of
-    its PEM body (part of the signature: unique to this certificate, however it is wrapped)."""
-    body = "".join(ca_pem.splitlines()[1:-1])
-    last_full_line = ca_pem.splitlines()[-3]
-    return {"DER": base64.b64decode(body), "PEM": last_full_line.encode()}
-
-
-def layers_holding(image, traces, tmp_path):
-    """`docker save`: every layer as shipped, including files a later layer deletes."""
-    saved = tmp_path / "image.tar"
-    docker("save", "--output", str(saved), image)
-    found = []
-    with tarfile.open(saved) as image_tar:
-        (manifest,) = json.load(image_tar.extractfile("manifest.json"))
-        for layer in manifest["Layers"]:
-            content = image_tar.extractfile(layer).read()
-            found += [f"{layer}: {name}" for name, trace in traces.items() if trace in content]
-    saved.unlink()
-    return found
+def proxy_ca_in_layers(image, ca_pem, tmp_path):
+    """Files in the image's layers holding the proxy's CA, as PEM (however wrapped) or DER."""
+    (certificate,) = scan.certificates(ca_pem)
+    der = {"the proxy's CA, DER": re.compile(re.escape(base64.b64decode(certificate)))}
+    files = scan.layer_files(image, tmp_path)
+    return scan.findings(files, der, {"the proxy's CA": certificate}, set())
 
 
 def test_build_through_the_proxy_fails_without_its_ca(bake, docker_engine, proxy, tmp_path):
@@ -157,6 +142,5 @@ def test_compose_builds_its_images_behind_a_tls_proxy(
         hosts = proxy.answered_hosts()
         assert {"pypi.org", "files.pythonhosted.org"} <= hosts, proxy.text()[-3000:]
         assert "does not trust the proxy's certificate" not in proxy.text()
-        traces = ca_traces(proxy.ca.read_text())
         for image in build.images:
-            assert layers_holding(image, traces, tmp_path) == [], image
+            assert proxy_ca_in_layers(image, proxy.ca.read_bytes(), tmp_path) == [], image
