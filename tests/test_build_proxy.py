@@ -24,6 +24,7 @@ MITMDUMP = Path(sys.executable).with_name("mitmdump")
 BUILD_TIMEOUT = 300  # seconds: a build that hangs fails the test instead of the run
 # What pip, the builds' first download, prints when it does not trust the proxy.
 UNTRUSTED = "CERTIFICATE_VERIFY_FAILED"
+NO_CA_BUNDLE = ""  # what a user who sets no CA_BUNDLE gets: compose passes /dev/null
 
 
 @dataclass
@@ -124,7 +125,7 @@ def proxy_ca_in_layers(image, ca_pem, tmp_path):
 
 
 def test_build_through_the_proxy_fails_without_its_ca(bake, docker_engine, proxy, tmp_path):
-    with built_through(proxy, bake(), "compose.prod.yaml", "", tmp_path) as build:
+    with built_through(proxy, bake(), "compose.prod.yaml", NO_CA_BUNDLE, tmp_path) as build:
         assert build.result.returncode != 0
         assert UNTRUSTED in build.output, build.output[-3000:]
         assert "does not trust the proxy's certificate" in proxy.text()
