@@ -104,6 +104,14 @@ def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run
             assert any(path == source or source in path.parents for source in sources), path
 
 
+def test_dockerfile_is_one_production_chain_and_builds_runtime_by_default(bake):
+    """tools → venv → runtime → nginx top-down, dev after them; `docker build .` builds the
+    last stage, which must be the runtime image."""
+    stages = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", (bake() / "Dockerfile").read_text(), re.M)
+    assert [name for _, name in stages] == ["tools", "venv", "runtime", "nginx", "dev", ""]
+    assert stages[-1][0] == "runtime"
+
+
 # The baked README's sections, in a newcomer's order; the optional ones only in their bake.
 def readme_sections(use_celery, use_kubernetes):
     return [
