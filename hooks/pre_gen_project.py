@@ -24,7 +24,7 @@ MAX_SLUG_LENGTH = 40
 # fmt: off
 TAKEN_MODULE_NAMES = {
     # the baked project's own packages
-    "config", "tests", "test", "manage", "deploy",
+    "config", "tests", "test", "manage", "deploy", "docker",
     # runtime dependencies
     "django", "environ", "django_prometheus", "prometheus_client", "gunicorn", "psycopg",
     "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions", "tzdata",

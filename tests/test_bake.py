@@ -84,8 +84,8 @@ def test_default_bake_has_the_documented_layout(bake):
         "compose.yaml",
         "compose.prod.yaml",
         "manage.py",
-        "deploy/gunicorn.conf.py",
-        "deploy/nginx/default.conf",
+        "docker/gunicorn.conf.py",
+        "docker/nginx/default.conf",
         "config/settings/base.py",
         "config/settings/dev.py",
         "config/settings/prod.py",
@@ -94,6 +94,58 @@ def test_default_bake_has_the_documented_layout(bake):
         "tests/test_health.py",
     ]:
         assert (project / name).is_file(), name
+
+
+def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run(bake):
+    project = bake(**dict.fromkeys(YES_NO_ANSWERS, "y"))
+    copies = re.findall(r"^COPY (?!--from)(.+) \S+$", (project / "Dockerfile").read_text(), re.M)
+    sources = [project / name for line in copies for name in line.split() if name != "."]
+    assert not [path for path in sources if "deploy" in path.relative_to(project).parts]
+    for path in (project / "docker").rglob("*"):
+        if path.is_file():
+            assert any(path == source or source in path.parents for source in sources), path
+
+
+def test_dockerfile_is_one_production_chain_and_builds_runtime_by_default(bake):
+    """tools → venv → runtime → nginx top-down, dev after them; `docker build .` builds the
+    last stage, which must be the runtime image."""
+    stages = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", (bake() / "Dockerfile").read_text(), re.M)
+    assert [name for _, name in stages] == ["tools", "venv", "runtime", "nginx", "dev", ""]
+    assert stages[-1][0] == "runtime"
+
+
+# The baked README's sections, in a newcomer's order; the optional ones only in their bake.
+def readme_sections(use_celery, use_kubernetes):
+    return [
+        "Run it",
+        "How a request flows",
+        "Where to change what",
+        *(["Celery"] if use_celery == "y" else []),
+        "Docker Swarm",
+        *(["Kubernetes"] if use_kubernetes == "y" else []),
+        "Building behind a proxy or a mirror",
+    ]
+
+
+def readme_paths(readme):
+    """The project files the README names: in `code` outside command blocks, and in the
+    diagram's labels. (Commands may name files they create.)"""
+    diagram = re.search(r"```mermaid\n(.*?)```", readme, re.S)[1].replace("<br/>", " ")
+    prose = re.sub(r"```.*?```", "", readme, flags=re.S)
+    spans = [span for span in re.findall(r"`([^`\s]+)`", prose) if "/" in span]
+    labels = re.findall(r"[\w.-]+(?:/[\w.-]+)+", diagram)
+    return {path for path in [*spans, *labels] if not path.startswith("/") and ":" not in path}
+
+
+@pytest.mark.parametrize("answers", COMBINATIONS[:: len(PYTHON_VERSIONS)], ids=combination_id)
+def test_readme_maps_this_bake_in_a_newcomers_order(bake, answers):
+    project = bake(**answers)
+    readme = (project / "README.md").read_text()
+    sections = re.findall(r"^## (.+)$", readme, re.M)
+    assert sections == readme_sections(answers["use_celery"], answers["use_kubernetes"])
+    named = readme_paths(readme)
+    assert {"docker/nginx/default.conf", "docker/gunicorn.conf.py"} <= named
+    assert not [path for path in named if not (project / path).exists()]
 
 
 @pytest.mark.parametrize("chosen", ["y", "n"])
@@ -223,7 +275,7 @@ def test_baked_dockerfile_and_shell_scripts_pass_hadolint_and_shellcheck(bake, a
     project = bake(**answers)
     for command in (
         [tool("hadolint"), "Dockerfile"],
-        [tool("shellcheck"), "deploy/with-ca-bundle"],
+        [tool("shellcheck"), "docker/with-ca-bundle"],
     ):
         result = run(command, cwd=project)
         assert result.returncode == 0, result.stdout + result.stderr
@@ -247,7 +299,7 @@ def test_bake_works_offline(tmp_path):
     """Networking off (a fresh network namespace): the bake needs no network and no Docker."""
     result = cookiecutter_cli(tmp_path, wrapper=["unshare", "--net"])
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "my_service" / ".env").is_file()
+    assert (tmp_path / DEFAULT_SLUG / ".env").is_file()
 
 
 @pytest.mark.parametrize(

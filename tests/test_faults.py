@@ -24,7 +24,7 @@ WRK_SECONDS = 60
 # measured from then on.
 WARM_UP_SECONDS = 15
 WRK_CONNECTIONS = 64
-# Each gunicorn worker serves this many requests at once (deploy/gunicorn.conf.py): killing
+# Each gunicorn worker serves this many requests at once (docker/gunicorn.conf.py): killing
 # one may lose at most these, the requests it held.
 THREADS_PER_WORKER = 8
 GRACEFUL_TIMEOUT = 8  # gunicorn's graceful_timeout, inside compose's stop_grace_period

@@ -84,6 +84,14 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
     assert {obj["metadata"].get("namespace", namespace) for obj in prod} == {namespace}
 
 
+def test_the_readme_deploys_into_the_namespace_the_overlay_renders(rendered, project):
+    (namespace,) = named(rendered["overlays/prod"], "Namespace")
+    # A DNS label (RFC 1123), as Kubernetes requires of a namespace's name.
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", namespace)
+    readme = (project / "README.md").read_text()
+    assert set(re.findall(r"--namespace (\S+)", readme)) == {namespace}
+
+
 def test_the_manifests_pass_yamllint(bake, option_set):
     # The longest slug makes the longest lines.
     project = bake(**OPTION_SETS[option_set], use_kubernetes="y", project_slug="x" * 40)
@@ -217,7 +225,7 @@ def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, 
 def test_nginx_probes_reach_nginx_own_health_location(overlays, project):
     """By pod IP, nginx's default server drops the request (444): the probe must name a
     host that nginx's site serves, and a location that site answers itself."""
-    config = (project / "deploy/nginx/default.conf").read_text()
+    config = (project / "docker/nginx/default.conf").read_text()
     servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
     for objects in overlays.values():
         (container,) = pod_spec(named(objects, "Deployment")["nginx"])["containers"]

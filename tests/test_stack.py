@@ -13,6 +13,7 @@ import pytest
 from harness import client, engine
 from harness.figures import ARTIFACTS
 from harness.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
+from harness.template import DEFAULT_SLUG
 
 # Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
 CHROMIUM_FLAGS = [
@@ -92,7 +93,7 @@ def test_static_files_come_from_nginx_cached_and_compressed(prod):
 @pytest.mark.parametrize(
     "path",
     [
-        "/static/../deploy/gunicorn.conf.py",
+        "/static/../docker/gunicorn.conf.py",
         "/static/../../../etc/passwd",
         "/static/..%2f..%2f..%2fetc/passwd",
         "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
@@ -213,14 +214,14 @@ def test_dev_stack_reloads_edited_code_without_a_rebuild(dev):
         return lambda: text in dev.get("/", headers={"Host": "localhost"}).text
 
     client.poll(home_says("It works."), 60, interval=0.2, what="dev home page")
-    views = dev.project / "my_service/core/views.py"
+    views = dev.project / DEFAULT_SLUG / "core/views.py"
     views.write_text(views.read_text().replace("settings.PROJECT_NAME", '"Edited live"'))
     client.poll(home_says("<h1>Edited live</h1>"), 30, interval=0.2, what="reloaded view")
 
 
 def test_dev_stack_writes_files_as_the_user(dev):
     dev.compose("exec", "web", "python", "manage.py", "makemigrations", "core", "--empty")
-    (migration,) = (dev.project / "my_service/core/migrations").glob("0001_*.py")
+    (migration,) = (dev.project / DEFAULT_SLUG / "core/migrations").glob("0001_*.py")
     assert migration.stat().st_uid == 1000
 
 

@@ -12,8 +12,8 @@ def test_celery_reads_its_configuration_from_django_settings(settings):
 @pytest.mark.django_db
 def test_count_users_task_runs(django_user_model):
     django_user_model.objects.create_user("ada")
-    # apply() runs the task in this process: the broker round-trip is proven by the
-    # template's stack tests, against a real Redis and worker.
+    # apply() runs the task in this process, without a broker; the compose stacks bring
+    # Redis and a worker for the round trip.
     assert count_users.apply().get() == get_user_model().objects.count() == 1
 
 

@@ -28,8 +28,7 @@ def container_cpus():
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 
 # Threads overlap the time a request waits on the database; processes use the cores: one
-# per CPU, at least two, so one serves while the master replaces the other. Behind nginx,
-# on 2 CPUs, 2 × 8 had the lowest p99 of the layouts tried (bench/README.md).
+# per CPU, at least two, so one serves while the master replaces the other.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", max(2, container_cpus())))
 threads = int(os.environ.get("GUNICORN_THREADS", 8))
@@ -53,8 +52,8 @@ keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", 75))
 control_socket_disable = True
 
 # nginx logs every request it proxies (with the time gunicorn took), so gunicorn keeps
-# only its error log. Its own access log would cost a third of the requests/s: Docker's
-# logging handles each line. Set GUNICORN_ACCESS_LOG=- where nothing logs in front.
+# only its error log: a second access log would double the lines Docker's logging handles.
+# Set GUNICORN_ACCESS_LOG=- where nothing logs in front.
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG")
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
@@ -71,7 +70,7 @@ prometheus_dir.mkdir(parents=True)
 def pre_fork(server, worker):
     # Park everything the master has loaded (preload_app) where the garbage collector never
     # looks: otherwise each worker's first collections touch those objects and the kernel
-    # copies their memory into every worker. Measured, 5 workers under load: 124 MiB, not 199.
+    # copies their memory into every worker.
     # https://docs.python.org/3/library/gc.html#gc.freeze
     gc.freeze()
 
