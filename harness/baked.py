@@ -7,6 +7,8 @@ from pathlib import Path
 
 import uv
 
+from harness.template import TEMPLATE
+
 
 def uv_run(project, *args):
     """uv in the baked project, on this interpreter: the host may have no Python matching
@@ -31,3 +33,25 @@ def synced(project):
 def tool(name):
     """A linter installed from PyPI next to this interpreter (requirements-test.txt)."""
     return str(Path(sys.executable).parent / name)
+
+
+def baked_files(project):
+    return [path for path in project.rglob("*") if path.is_file() and ".venv" not in path.parts]
+
+
+def run(command, cwd=None):
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def cookiecutter_cli(output_dir, *answers, wrapper=(), options=("--no-input",)):
+    """The bake as a user types it: `cookiecutter --no-input TEMPLATE name=value ...`."""
+    return run(
+        [*wrapper, sys.executable, "-m", "cookiecutter", *options,
+         "--output-dir", str(output_dir), str(TEMPLATE), *answers]
+    )  # fmt: skip
+
+
+def assert_ruff_clean(directory):
+    for command in (["check", "."], ["format", "--check", "."]):
+        result = run([sys.executable, "-m", "ruff", *command], cwd=directory)
+        assert result.returncode == 0, result.stdout + result.stderr

@@ -2,9 +2,12 @@
 pods and containers, and what each container is given."""
 
 import base64
+import json
 import re
 import subprocess
 from pathlib import Path
+
+from harness.baked import uv_run
 
 # Debian's kubectl 1.32.3 with its built-in kustomize, from .ci/provision-kubectl.sh.
 KUBECTL = Path("/usr/local/lib/django-docker/kubectl")
@@ -90,3 +93,72 @@ def kustomize(kubectl, directory):
     return subprocess.run(
         [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60
     )
+
+
+PROBE_SCRIPT = """
+import json, os, sys
+os.environ.update(json.loads(sys.argv[1]))
+import django
+django.setup()
+from django.test import Client
+print(json.dumps([Client().get(path, HTTP_HOST=sys.argv[2]).status_code for path in sys.argv[3:]]))
+"""
+
+
+def probe_statuses(project, env, paths):
+    """The app's answers to the kubelet's requests for `paths`, under production settings."""
+    env = {**env, "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
+    result = uv_run(
+        project, "run", "--locked", "--all-extras", "python", "-c", PROBE_SCRIPT,
+        json.dumps(env), KUBELET_HOST, *paths,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(zip(paths, json.loads(result.stdout), strict=True))
+
+
+UNPRIVILEGED_PORT_START = {"net.ipv4.ip_unprivileged_port_start": "1024"}
+# Stands in for the managed Postgres: a SQLite file in a directory outside the pods.
+DATABASE_DIR = "/database"
+DATABASE_URL = f"sqlite:///{DATABASE_DIR}/db.sqlite3"
+
+
+def world_writable_directory(path):
+    path.mkdir()
+    path.chmod(0o777)
+    return path
+
+
+def as_docker_run(objects, pod, container, workdir):
+    """`docker run` flags giving a container what its pod spec grants, no more: its user,
+    capabilities, sysctls, writable emptyDirs, files from ConfigMaps, the rest of the root
+    read-only. (Docker's default seccomp profile stands for RuntimeDefault.) The database
+    is in `workdir`."""
+    security = pod["securityContext"] | container["securityContext"]
+    flags = [
+        f"--user={security['runAsUser']}:{security['runAsGroup']}",
+        *(f"--cap-drop={cap}" for cap in security["capabilities"].get("drop", [])),
+        *(f"--cap-add={cap}" for cap in security["capabilities"].get("add", [])),
+        f"--volume={workdir / 'database'}:{DATABASE_DIR}",
+        # nginx resolves its upstream at start; the web Service is not part of this check.
+        "--add-host=web:127.0.0.1",
+    ]
+    if not security["allowPrivilegeEscalation"]:
+        flags.append("--security-opt=no-new-privileges")
+    if security["readOnlyRootFilesystem"]:
+        flags.append("--read-only")
+    sysctls = UNPRIVILEGED_PORT_START | {s["name"]: s["value"] for s in security.get("sysctls", [])}
+    flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    files = config_map_files(objects, pod, container)
+    for mount in container.get("volumeMounts", []):
+        if mount["mountPath"] in files:
+            copy = workdir / mount["name"]
+            copy.write_text(files[mount["mountPath"]])
+            flags.append(f"--volume={copy}:{mount['mountPath']}:ro")
+            continue
+        assert "emptyDir" in volumes[mount["name"]], mount
+        # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the
+        # owner of the image's directory instead.)
+        directory = world_writable_directory(workdir / mount["name"])
+        flags.append(f"--volume={directory}:{mount['mountPath']}")
+    return flags

@@ -4,7 +4,6 @@ about kustomize's output, the objects a cluster would be given. There is no clus
 the last tests run the project's images under Docker as the pod specs say, to show that
 the hardening leaves the servers working."""
 
-import json
 import re
 import shutil
 import subprocess
@@ -14,15 +13,15 @@ import pytest
 import yaml
 
 from harness import client, engine
-from harness.baked import synced, tool, uv_run
+from harness.baked import synced, tool
 from harness.kubernetes import (
-    KUBELET_HOST,
+    DATABASE_URL,
     KUBERNETES_VERSION,
     NGINX_UPSTREAM,
     PROBE_KINDS,
-    SETTINGS_MODULE,
     YAMLLINT_CONFIG,
     all_containers,
+    as_docker_run,
     config_map_files,
     dockerfile,
     environment,
@@ -31,7 +30,9 @@ from harness.kubernetes import (
     pod_spec,
     pods_selected,
     port_number,
+    probe_statuses,
     workloads,
+    world_writable_directory,
 )
 from harness.stacks import PUBLIC_HOST
 from harness.template import OPTION_SETS
@@ -177,27 +178,6 @@ def test_every_container_has_resource_requests_and_a_memory_limit(overlays):
 
 
 # Run in the baked project: argv is the environment (JSON), the Host header, the paths.
-PROBE_SCRIPT = """
-import json, os, sys
-os.environ.update(json.loads(sys.argv[1]))
-import django
-django.setup()
-from django.test import Client
-print(json.dumps([Client().get(path, HTTP_HOST=sys.argv[2]).status_code for path in sys.argv[3:]]))
-"""
-
-
-def probe_statuses(project, env, paths):
-    """The app's answers to the kubelet's requests for `paths`, under production settings."""
-    env = {**env, "DJANGO_SETTINGS_MODULE": SETTINGS_MODULE}
-    result = uv_run(
-        project, "run", "--locked", "--all-extras", "python", "-c", PROBE_SCRIPT,
-        json.dumps(env), KUBELET_HOST, *paths,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(zip(paths, json.loads(result.stdout), strict=True))
-
-
 def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, project, tmp_path):
     """Liveness and startup ask whether gunicorn serves; readiness whether the database
     answers too. The app is the baked project's, with the environment the manifests give
@@ -340,54 +320,6 @@ def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, o
 
 # The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
 # which would hide a pod that needs the sysctl and lacks it.
-UNPRIVILEGED_PORT_START = {"net.ipv4.ip_unprivileged_port_start": "1024"}
-# Stands in for the managed Postgres: a SQLite file in a directory outside the pods.
-DATABASE_DIR = "/database"
-DATABASE_URL = f"sqlite:///{DATABASE_DIR}/db.sqlite3"
-
-
-def world_writable_directory(path):
-    path.mkdir()
-    path.chmod(0o777)
-    return path
-
-
-def as_docker_run(objects, pod, container, workdir):
-    """`docker run` flags giving a container what its pod spec grants, no more: its user,
-    capabilities, sysctls, writable emptyDirs, files from ConfigMaps, the rest of the root
-    read-only. (Docker's default seccomp profile stands for RuntimeDefault.) The database
-    is in `workdir`."""
-    security = pod["securityContext"] | container["securityContext"]
-    flags = [
-        f"--user={security['runAsUser']}:{security['runAsGroup']}",
-        *(f"--cap-drop={cap}" for cap in security["capabilities"].get("drop", [])),
-        *(f"--cap-add={cap}" for cap in security["capabilities"].get("add", [])),
-        f"--volume={workdir / 'database'}:{DATABASE_DIR}",
-        # nginx resolves its upstream at start; the web Service is not part of this check.
-        "--add-host=web:127.0.0.1",
-    ]
-    if not security["allowPrivilegeEscalation"]:
-        flags.append("--security-opt=no-new-privileges")
-    if security["readOnlyRootFilesystem"]:
-        flags.append("--read-only")
-    sysctls = UNPRIVILEGED_PORT_START | {s["name"]: s["value"] for s in security.get("sysctls", [])}
-    flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
-    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
-    files = config_map_files(objects, pod, container)
-    for mount in container.get("volumeMounts", []):
-        if mount["mountPath"] in files:
-            copy = workdir / mount["name"]
-            copy.write_text(files[mount["mountPath"]])
-            flags.append(f"--volume={copy}:{mount['mountPath']}:ro")
-            continue
-        assert "emptyDir" in volumes[mount["name"]], mount
-        # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the
-        # owner of the image's directory instead.)
-        directory = world_writable_directory(workdir / mount["name"])
-        flags.append(f"--volume={directory}:{mount['mountPath']}")
-    return flags
-
-
 @pytest.fixture
 def workdir(tmp_path):
     """Where a test's containers keep their database and emptyDirs."""
