@@ -110,8 +110,6 @@ def established_connections(pid):
 
 @pytest.mark.parametrize("path", ["/health/", "/"], ids=["liveness", "db-page"])
 def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path):
-    # wrk counts 3xx as success: make sure these headers get the page, not a redirect.
-    assert prod.get(path).status == 200
     rss_cold = web_rss_mib(prod)
     wrk(prod.base_url + path, VIA_HTTPS, WRK_CONNECTIONS, WARM_UP_SECONDS)
     rss_start = web_rss_mib(prod)
@@ -124,7 +122,8 @@ def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path)
     }
     record_figures("faults", f"wrk {path} {WRK_CONNECTIONS} connections {WRK_SECONDS} s", **figures)
     assert figures["requests"] > WRK_SECONDS * 10
-    assert (figures["non_2xx_3xx"], figures["socket_errors"]) == (0, 0)
+    # A redirect counts as failed too (harness/wrk_non_200.lua).
+    assert figures["failed"] == 0, figures
     assert rss_end - rss_start < RSS_GROWTH_LIMIT_MIB
 
 

@@ -75,9 +75,14 @@ class SwarmStack:
 @pytest.fixture(scope="module")
 def swarm(docker_engine):
     """This engine as a one-node swarm on loopback, left again at the end (with every
-    service, secret and config in it)."""
-    if engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
-        engine.docker("swarm", "leave", "--force")  # left over by an interrupted run
+    service, secret and config in it). A swarm the engine is already in may be someone's
+    real one: the stage refuses it and never leaves it."""
+    state = engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    if state != "inactive":
+        pytest.fail(
+            f"this engine is already in a swarm (state: {state}); the scale stage makes and "
+            "leaves its own. If it is one an interrupted run left: docker swarm leave --force"
+        )
     engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
         yield
