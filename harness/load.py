@@ -31,10 +31,11 @@ class Outcome:
 
 class Load:
     """`with Load(url, headers) as load:` runs `clients` threads until the block ends, or
-    until `max_seconds` or `max_requests` is reached, whichever comes first."""
+    until `max_seconds` or `max_requests` is reached, whichever comes first. A request
+    unanswered after `timeout` seconds has failed."""
 
-    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000):
-        self.url, self.headers = url, headers
+    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000, timeout=30):
+        self.url, self.headers, self.timeout = url, headers, timeout
         self.clients, self.max_seconds, self.max_requests = clients, max_seconds, max_requests
         self.outcomes = []
         self._lock = threading.Lock()
@@ -50,14 +51,14 @@ class Load:
     def __exit__(self, *exc_info):
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=15)
+            thread.join(timeout=self.timeout + 15)
 
     def _client(self):
         while not self._stop.is_set() and time.monotonic() < self._give_up:
             started = time.monotonic()
             try:
                 status, error = (
-                    client.request(self.url, headers=self.headers, timeout=10).status,
+                    client.request(self.url, headers=self.headers, timeout=self.timeout).status,
                     "",
                 )
             # URLError, resets and timeouts are OSErrors; a garbled answer, HTTPException.

@@ -28,7 +28,6 @@ WARM_UP_SECONDS = 15
 WRK_CONNECTIONS = 64
 # Answered by the other workers after one is killed, before it may be replaced.
 SERVED_WITHOUT_REPLACEMENT = 100
-GRACEFUL_TIMEOUT = 8  # gunicorn's graceful_timeout, inside compose's stop_grace_period
 # Python processes grow a little as caches fill; a leak grows with every request.
 RSS_GROWTH_LIMIT_MIB = 16
 
@@ -161,7 +160,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
             liveness.wait_for(20)
             stopping = time.monotonic()
             prod.compose("stop", "db")
-            client.poll(lambda: prod.get("/health/ready/").status == 503, 5, what="ready 503")
+            client.poll(lambda: prod.get("/health/ready/").status == 503, 30, what="ready 503")
             seconds_to_503 = time.monotonic() - stopping
 
             page = prod.get("/")
@@ -174,7 +173,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
 
             starting = time.monotonic()
             prod.compose("start", "db")
-            client.poll(lambda: prod.get("/health/ready/").status == 200, 10, what="ready 200")
+            client.poll(lambda: prod.get("/health/ready/").status == 200, 60, what="ready 200")
             seconds_to_200 = time.monotonic() - starting
             liveness.wait_for(20)
         # Every worker thread's kept connection died with the database: each must reconnect.
@@ -210,7 +209,7 @@ def test_a_killed_worker_loses_only_what_it_held_and_is_replaced(prod):
             with stopped(victim, then=signal.SIGKILL):
                 held = established_connections(victim)
             killed = time.monotonic()
-            load.wait_for_successes(SERVED_WITHOUT_REPLACEMENT, started_after=killed)
+            load.wait_for_successes(SERVED_WITHOUT_REPLACEMENT, started_after=killed, deadline=60)
             seconds_served = time.monotonic() - killed
         resumed = time.monotonic()
 
@@ -243,6 +242,7 @@ def test_a_killed_worker_loses_only_what_it_held_and_is_replaced(prod):
 def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
     """Requests are held in flight by pausing the database under them; web is stopped
     while they wait, and the database resumes only once gunicorn has had its SIGTERM."""
+    _, workers = gunicorn_processes(prod)
     try:
         with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load, ThreadPoolExecutor() as pool:
             load.wait_for(50)
@@ -252,13 +252,15 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
             stopped = pool.submit(prod.compose, "stop", "web")
             client.poll(
                 lambda: "Handling signal: term" in web_log(prod, since),
-                10, interval=0.1, what="gunicorn got SIGTERM",
+                30, interval=0.1, what="gunicorn got SIGTERM",
             )  # fmt: skip
             terminated = time.monotonic()
             prod.compose("unpause", "db")
-            stopped.result(timeout=30)
+            stopped.result(timeout=60)
             seconds_to_stop = time.monotonic() - stopping
         exit_code = prod.inspect("web", "{{.State.ExitCode}}")
+        # Each worker says so as it leaves by itself; one killed at graceful_timeout cannot.
+        workers_exited = web_log(prod, since).count("Worker exiting")
     finally:
         prod.compose("unpause", "db", check=False)
         prod.up("--no-deps", "web")
@@ -269,6 +271,8 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
         "docker compose stop web with requests in flight",
         seconds_to_stop=round(seconds_to_stop, 2),
         exit_code=int(exit_code),
+        workers=len(workers),
+        workers_exited=workers_exited,
         in_flight_through_sigterm=len(in_flight),
         in_flight_failed=sum(not o.ok for o in in_flight),
         failed_before_stop=len(load.failures(started_before=stopping)),
@@ -277,7 +281,7 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
     assert load.failures(started_before=stopping) == []
     assert in_flight, "no request was in flight when web got SIGTERM"
     assert exit_code == "0"
-    assert seconds_to_stop < GRACEFUL_TIMEOUT
+    assert workers_exited == len(workers)
 
 
 def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_restart(prod):
@@ -287,7 +291,7 @@ def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_rest
         down = prod.get("/")
         prod.compose("start", "web")
         back = time.monotonic()
-        client.poll(lambda: prod.get("/").status == 200, 30, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 60, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         prod.up("--no-deps", "web")
@@ -318,7 +322,7 @@ def test_nginx_follows_web_recreated_on_another_address(prod):
             engine.docker("inspect", "-f", address, one_off.strip()).stdout.strip() == old_address
         )
         back = time.monotonic()
-        client.poll(lambda: prod.get("/").status == 200, 20, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 60, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         if one_off:

@@ -151,7 +151,7 @@ def remove_stack(name):
         networks = engine.docker("network", "ls", "--quiet", "--filter", label).stdout
         return not running.strip() and not networks.strip()
 
-    client.poll(stopped, 90, interval=0.5, what=f"stack {name} stopped")
+    client.poll(stopped, 180, interval=0.5, what=f"stack {name} stopped")
     for kind, listing in [("container", ["ps", "--all"]), ("volume", ["volume", "ls"])]:
         leftover = engine.docker(*listing, "--quiet", "--filter", label).stdout.split()
         if leftover:
@@ -163,7 +163,7 @@ def load(url):
     """wrk on `url` while the block runs; what it counted, in the yielded dict after."""
     # A long duration only as a bound: the end of the block stops wrk (SIGINT: it reports
     # and exits).
-    command = wrk_command(url, VIA_HTTPS, connections=8, seconds=600, timeout="5s")
+    command = wrk_command(url, VIA_HTTPS, connections=8, seconds=600, timeout="30s")
     wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     figures = {}
     try:
@@ -192,7 +192,7 @@ def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
         return listing.stdout.strip()
 
     # Web may answer while the job's process is still exiting after its last migration.
-    client.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 30,
+    client.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 120,
                 what="migrate job completed")  # fmt: skip
     # The count comes from auth_user, a table only the migrations make.
     home = stack.get("/")

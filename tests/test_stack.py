@@ -43,7 +43,7 @@ def test_forwarded_https_is_honoured_and_plain_http_is_redirected(prod):
 
 
 def test_unknown_host_gets_no_answer(prod):
-    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=5)
+    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=30)
     connection.request("GET", "/", headers={"Host": "attacker.example"})
     with pytest.raises(http.client.RemoteDisconnected):
         connection.getresponse()
@@ -124,7 +124,7 @@ def test_static_files_come_from_nginx_cached_and_compressed(prod):
 )
 def test_path_traversal_under_static_reveals_no_file(prod, path):
     # http.client sends the path exactly as written, with nothing normalised on the way.
-    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=5)
+    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=30)
     connection.request("GET", path, headers=VIA_HTTPS)
     response = connection.getresponse()
     body = response.read()
@@ -215,7 +215,7 @@ def test_background_job_runs_on_the_worker(prod, option_set):
         job = json.loads(prod.get(status_url).body)
         return job if job["state"] == "SUCCESS" else None
 
-    assert client.poll(finished, 30, interval=0.2, what="job SUCCESS")["result"] == 0
+    assert client.poll(finished, 90, interval=0.2, what="job SUCCESS")["result"] == 0
     (worker,) = prod.containers("worker")
     assert "count_users" in engine.docker("logs", worker).stderr
 
@@ -233,10 +233,10 @@ def test_dev_stack_reloads_edited_code_without_a_rebuild(dev):
     def home_says(text):
         return lambda: text in dev.get("/", headers={"Host": "localhost"}).text
 
-    client.poll(home_says("It works."), 60, interval=0.2, what="dev home page")
+    client.poll(home_says("It works."), 180, interval=0.2, what="dev home page")
     views = dev.project / "my_service/core/views.py"
     views.write_text(views.read_text().replace("settings.PROJECT_NAME", '"Edited live"'))
-    client.poll(home_says("<h1>Edited live</h1>"), 30, interval=0.2, what="reloaded view")
+    client.poll(home_says("<h1>Edited live</h1>"), 90, interval=0.2, what="reloaded view")
 
 
 def test_dev_stack_writes_files_as_the_user(dev):
