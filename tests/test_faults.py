@@ -92,19 +92,22 @@ def stopped(pid, then=signal.SIGCONT):
         os.kill(pid, then)
 
 
-def established_connections(pid):
-    """TCP connections the process holds open: the established ones of its network
-    namespace whose sockets are among its file descriptors."""
+def accepted_connections(pid):
+    """Clients' TCP connections the process holds open: the established ones, among its
+    file descriptors, on a port it listens on (not its own, to the database)."""
     proc = Path(f"/proc/{pid}")
     links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
     inodes = {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
-    rows = [
-        line.split()
+    # Columns: local address:port (hex), state (0A listening, 01 established), and the
+    # socket's inode at 9 (proc_net_tcp(5)).
+    sockets = [
+        (row[1].rpartition(":")[2], row[3])
         for table in ("tcp", "tcp6")
         for line in (proc / "net" / table).read_text().splitlines()[1:]
+        if (row := line.split())[9] in inodes
     ]
-    # Columns 3 and 9: the state (01, established) and the socket's inode (proc_net_tcp(5)).
-    return len({row[9] for row in rows if row[3] == "01"} & inodes)
+    listening = {port for port, state in sockets if state == "0A"}
+    return sum(state == "01" and port in listening for port, state in sockets)
 
 
 @pytest.mark.parametrize("path", ["/health/", "/"], ids=["liveness", "db-page"])
@@ -207,7 +210,7 @@ def test_a_killed_worker_loses_only_what_it_held_and_is_replaced(prod):
             stopping = time.monotonic()
             # Stopped first, it takes no more connections: what it holds when killed is this.
             with stopped(victim, then=signal.SIGKILL):
-                held = established_connections(victim)
+                held = accepted_connections(victim)
             killed = time.monotonic()
             load.wait_for_successes(SERVED_WITHOUT_REPLACEMENT, started_after=killed, deadline=60)
             seconds_served = time.monotonic() - killed
