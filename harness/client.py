@@ -26,7 +26,7 @@ class NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(NoRedirects)
 
 
-def request(url, method="GET", headers=None, data=None, timeout=5):
+def request(url, method="GET", headers=None, data=None, timeout=30):
     """One HTTP exchange, as is: redirects and error statuses are answers, not exceptions."""
     outgoing = urllib.request.Request(url, data, headers or {}, method=method)
     try:

@@ -9,8 +9,12 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness import client
+
+# Counts answers other than 200: wrk itself takes 3xx for success.
+NON_200_SCRIPT = Path(__file__).with_name("wrk_non_200.lua")
 
 
 @dataclass(frozen=True)
@@ -27,10 +31,11 @@ class Outcome:
 
 class Load:
     """`with Load(url, headers) as load:` runs `clients` threads until the block ends, or
-    until `max_seconds` or `max_requests` is reached, whichever comes first."""
+    until `max_seconds` or `max_requests` is reached, whichever comes first. A request
+    unanswered after `timeout` seconds has failed."""
 
-    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000):
-        self.url, self.headers = url, headers
+    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000, timeout=30):
+        self.url, self.headers, self.timeout = url, headers, timeout
         self.clients, self.max_seconds, self.max_requests = clients, max_seconds, max_requests
         self.outcomes = []
         self._lock = threading.Lock()
@@ -46,14 +51,14 @@ class Load:
     def __exit__(self, *exc_info):
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=15)
+            thread.join(timeout=self.timeout + 15)
 
     def _client(self):
         while not self._stop.is_set() and time.monotonic() < self._give_up:
             started = time.monotonic()
             try:
                 status, error = (
-                    client.request(self.url, headers=self.headers, timeout=10).status,
+                    client.request(self.url, headers=self.headers, timeout=self.timeout).status,
                     "",
                 )
             # URLError, resets and timeouts are OSErrors; a garbled answer, HTTPException.
@@ -68,6 +73,15 @@ class Load:
         """Block until `count` more requests have been answered: the load is really running."""
         target = len(self.outcomes) + count
         client.poll(lambda: len(self.outcomes) >= target, deadline, what=f"{count} requests")
+
+    def wait_for_successes(self, count, started_after, deadline=30):
+        """Block until `count` requests sent after `started_after` have been answered 200."""
+
+        def succeeded():
+            with self._lock:
+                return sum(o.ok and o.started > started_after for o in self.outcomes) >= count
+
+        client.poll(succeeded, deadline, what=f"{count} requests answered 200")
 
     def failures(self, started_after=float("-inf"), started_before=float("inf")):
         with self._lock:
@@ -88,10 +102,11 @@ class Load:
 
 
 def wrk_command(url, headers, connections, seconds, timeout="10s"):
-    """wrk on `url` for `seconds` (it reports early when sent SIGINT), latency included."""
+    """wrk on `url` for `seconds` (it reports early when sent SIGINT), latency and answers
+    other than 200 included."""
     return [
         "wrk", "--threads", "2", "--connections", str(connections), "--duration", f"{seconds}s",
-        "--timeout", timeout, "--latency",
+        "--timeout", timeout, "--latency", "--script", str(NON_200_SCRIPT),
         *[f"--header={name}: {value}" for name, value in headers.items()], url,
     ]  # fmt: skip
 
@@ -110,9 +125,9 @@ def _milliseconds(figure):
 
 
 def wrk_figures(output):
-    """What wrk's report counts. `failed`: answers other than 2xx/3xx, and socket errors
-    (refused, reset, timed out), also counted by kind. wrk leaves out a line with nothing
-    to count."""
+    """What wrk's report counts. `failed`: answers other than 200 (a redirect too), and
+    socket errors (refused, reset, timed out), also counted by kind. wrk leaves out a line
+    with nothing to count."""
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
@@ -126,8 +141,9 @@ def wrk_figures(output):
         "p50_ms": _milliseconds(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1]),
         "p99_ms": _milliseconds(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1]),
         "non_2xx_3xx": int(non_2xx[1]) if non_2xx else 0,
+        "non_200": int(re.search(r"^Non-200 responses: (\d+)$", output, re.M)[1]),
         "socket_errors": sum(error_kinds.values()),
         "socket_error_kinds": error_kinds,
     }
-    figures["failed"] = figures["non_2xx_3xx"] + figures["socket_errors"]
+    figures["failed"] = figures["non_200"] + figures["socket_errors"]
     return figures

@@ -13,6 +13,7 @@ from harness import client, engine
 from harness.engine import docker
 from harness.stacks import VIA_HTTPS
 from harness.template import (
+    DEFAULT_SLUG,
     LOCAL_STATE_CONTENT,
     OFFICIAL_IMAGES,
     OPTION_SETS,
@@ -231,7 +232,7 @@ def test_celery_is_installed_only_when_chosen(image, option_set):
 
 def test_image_carries_oci_labels(image):
     labels = docker("image", "inspect", "-f", "{{json .Config.Labels}}", image("default")).stdout
-    assert '"org.opencontainers.image.title":"my_service"' in labels
+    assert json.loads(labels)["org.opencontainers.image.title"] == DEFAULT_SLUG
 
 
 @pytest.mark.parametrize("target", ["runtime", "dev"])

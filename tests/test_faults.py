@@ -10,7 +10,9 @@ import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -24,10 +26,8 @@ WRK_SECONDS = 60
 # measured from then on.
 WARM_UP_SECONDS = 15
 WRK_CONNECTIONS = 64
-# Each gunicorn worker serves this many requests at once (docker/gunicorn.conf.py): killing
-# one may lose at most these, the requests it held.
-THREADS_PER_WORKER = 8
-GRACEFUL_TIMEOUT = 8  # gunicorn's graceful_timeout, inside compose's stop_grace_period
+# Answered by the other workers after one is killed, before it may be replaced.
+SERVED_WITHOUT_REPLACEMENT = 100
 # Python processes grow a little as caches fill; a leak grows with every request.
 RSS_GROWTH_LIMIT_MIB = 16
 
@@ -60,9 +60,9 @@ def web_log(stack, since):
     return stack.compose("logs", "--no-log-prefix", "--since", since.isoformat(), "web").stdout
 
 
-def gunicorn_workers(stack):
-    """Host PIDs of web's gunicorn workers: the children of the master, which is the child
-    of the container's init."""
+def gunicorn_processes(stack):
+    """Host PIDs of web's gunicorn master (the child of the container's init) and of its
+    workers (the master's children)."""
     (container,) = stack.containers("web")
     rows = engine.docker("top", container, "-o", "pid,ppid,args").stdout.splitlines()[1:]
     processes = [row.split(None, 2) for row in rows]
@@ -72,13 +72,46 @@ def gunicorn_workers(stack):
 
     (init,) = [pid for pid, _, args in processes if args.startswith("/sbin/docker-init")]
     (master,) = children(init)
-    return {int(pid) for pid in children(master)}
+    return int(master), {int(pid) for pid in children(master)}
+
+
+@contextmanager
+def stopped(pid, then=signal.SIGCONT):
+    """The process (every thread of it) stopped while the block runs; sent `then` after."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        tasks = Path(f"/proc/{pid}/task")
+
+        def all_stopped():
+            return all((task / "stat").read_text().rpartition(")")[2].split()[0] == "T"
+                       for task in tasks.iterdir())  # fmt: skip
+
+        client.poll(all_stopped, 30, what=f"process {pid} stopped")
+        yield
+    finally:
+        os.kill(pid, then)
+
+
+def accepted_connections(pid):
+    """Clients' TCP connections the process holds open: the established ones, among its
+    file descriptors, on a port it listens on (not its own, to the database)."""
+    proc = Path(f"/proc/{pid}")
+    links = [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+    inodes = {link[len("socket:[") : -1] for link in links if link.startswith("socket:[")}
+    # Columns: local address:port (hex), state (0A listening, 01 established), and the
+    # socket's inode at 9 (proc_net_tcp(5)).
+    sockets = [
+        (row[1].rpartition(":")[2], row[3])
+        for table in ("tcp", "tcp6")
+        for line in (proc / "net" / table).read_text().splitlines()[1:]
+        if (row := line.split())[9] in inodes
+    ]
+    listening = {port for port, state in sockets if state == "0A"}
+    return sum(state == "01" and port in listening for port, state in sockets)
 
 
 @pytest.mark.parametrize("path", ["/health/", "/"], ids=["liveness", "db-page"])
 def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path):
-    # wrk counts 3xx as success: make sure these headers get the page, not a redirect.
-    assert prod.get(path).status == 200
     rss_cold = web_rss_mib(prod)
     wrk(prod.base_url + path, VIA_HTTPS, WRK_CONNECTIONS, WARM_UP_SECONDS)
     rss_start = web_rss_mib(prod)
@@ -91,7 +124,8 @@ def test_load_through_nginx_gets_only_200s_and_web_memory_stays_flat(prod, path)
     }
     record_figures("faults", f"wrk {path} {WRK_CONNECTIONS} connections {WRK_SECONDS} s", **figures)
     assert figures["requests"] > WRK_SECONDS * 10
-    assert (figures["non_2xx_3xx"], figures["socket_errors"]) == (0, 0)
+    # A redirect counts as failed too (harness/wrk_non_200.lua).
+    assert figures["failed"] == 0, figures
     assert rss_end - rss_start < RSS_GROWTH_LIMIT_MIB
 
 
@@ -129,7 +163,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
             liveness.wait_for(20)
             stopping = time.monotonic()
             prod.compose("stop", "db")
-            client.poll(lambda: prod.get("/health/ready/").status == 503, 5, what="ready 503")
+            client.poll(lambda: prod.get("/health/ready/").status == 503, 30, what="ready 503")
             seconds_to_503 = time.monotonic() - stopping
 
             page = prod.get("/")
@@ -142,7 +176,7 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
 
             starting = time.monotonic()
             prod.compose("start", "db")
-            client.poll(lambda: prod.get("/health/ready/").status == 200, 10, what="ready 200")
+            client.poll(lambda: prod.get("/health/ready/").status == 200, 60, what="ready 200")
             seconds_to_200 = time.monotonic() - starting
             liveness.wait_for(20)
         # Every worker thread's kept connection died with the database: each must reconnect.
@@ -165,37 +199,53 @@ def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(p
     assert prod.inspect("web", "{{.State.StartedAt}} {{.RestartCount}}") == web_before
 
 
-def test_a_killed_worker_is_replaced_while_requests_keep_succeeding(prod):
-    workers = gunicorn_workers(prod)
+def test_a_killed_worker_loses_only_what_it_held_and_is_replaced(prod):
+    """The master is stopped around the kill, so no replacement can start: whatever answers
+    meanwhile is the other workers. (A stack with a single worker has none, and fails.)"""
+    master, workers = gunicorn_processes(prod)
     victim = min(workers)
     with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load:
         load.wait_for(50)
-        os.kill(victim, signal.SIGKILL)
-        killed = time.monotonic()
+        with stopped(master):
+            stopping = time.monotonic()
+            # Stopped first, it takes no more connections: what it holds when killed is this.
+            with stopped(victim, then=signal.SIGKILL):
+                held = accepted_connections(victim)
+            killed = time.monotonic()
+            load.wait_for_successes(SERVED_WITHOUT_REPLACEMENT, started_after=killed, deadline=60)
+            seconds_served = time.monotonic() - killed
+        resumed = time.monotonic()
 
         def replaced():
-            now = gunicorn_workers(prod)
+            _, now = gunicorn_processes(prod)
             return victim not in now and len(now) == len(workers)
 
-        client.poll(replaced, 30, interval=0.2, what="a new worker in place of the killed one")
-        seconds_to_replace = time.monotonic() - killed
+        client.poll(replaced, 60, interval=0.2, what="a new worker in place of the killed one")
+        seconds_to_replace = time.monotonic() - resumed
         load.wait_for(200)
     summary = load.summary()
+    lost = load.failures()
     record_figures(
         "faults",
         "gunicorn worker killed with SIGKILL",
         workers=len(workers),
+        connections_held_by_killed=held,
+        in_flight_at_kill=sum(o.started < killed < o.ended for o in load.outcomes),
+        seconds_to_serve_without_it=round(seconds_served, 2),
         seconds_to_replace=round(seconds_to_replace, 2),
         requests=summary["requests"],
         failed=summary["failed"],
         statuses=summary["statuses"],
     )
-    assert summary["failed"] <= THREADS_PER_WORKER, load.failures()
+    # Only requests the killed worker held: sent before it died, failed after it stopped.
+    assert len(lost) <= held, lost
+    assert all(o.started < killed and o.ended > stopping for o in lost), lost
 
 
 def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
     """Requests are held in flight by pausing the database under them; web is stopped
     while they wait, and the database resumes only once gunicorn has had its SIGTERM."""
+    _, workers = gunicorn_processes(prod)
     try:
         with Load(prod.base_url + "/", VIA_HTTPS, clients=8) as load, ThreadPoolExecutor() as pool:
             load.wait_for(50)
@@ -205,13 +255,15 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
             stopped = pool.submit(prod.compose, "stop", "web")
             client.poll(
                 lambda: "Handling signal: term" in web_log(prod, since),
-                10, interval=0.1, what="gunicorn got SIGTERM",
+                30, interval=0.1, what="gunicorn got SIGTERM",
             )  # fmt: skip
             terminated = time.monotonic()
             prod.compose("unpause", "db")
-            stopped.result(timeout=30)
+            stopped.result(timeout=60)
             seconds_to_stop = time.monotonic() - stopping
         exit_code = prod.inspect("web", "{{.State.ExitCode}}")
+        # Each worker says so as it leaves by itself; one killed at graceful_timeout cannot.
+        workers_exited = web_log(prod, since).count("Worker exiting")
     finally:
         prod.compose("unpause", "db", check=False)
         prod.up("--no-deps", "web")
@@ -222,6 +274,8 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
         "docker compose stop web with requests in flight",
         seconds_to_stop=round(seconds_to_stop, 2),
         exit_code=int(exit_code),
+        workers=len(workers),
+        workers_exited=workers_exited,
         in_flight_through_sigterm=len(in_flight),
         in_flight_failed=sum(not o.ok for o in in_flight),
         failed_before_stop=len(load.failures(started_before=stopping)),
@@ -230,7 +284,7 @@ def test_stopping_web_drains_in_flight_requests_and_exits_zero(prod):
     assert load.failures(started_before=stopping) == []
     assert in_flight, "no request was in flight when web got SIGTERM"
     assert exit_code == "0"
-    assert seconds_to_stop < GRACEFUL_TIMEOUT
+    assert workers_exited == len(workers)
 
 
 def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_restart(prod):
@@ -240,7 +294,7 @@ def test_nginx_answers_a_plain_503_while_web_is_down_and_recovers_without_a_rest
         down = prod.get("/")
         prod.compose("start", "web")
         back = time.monotonic()
-        client.poll(lambda: prod.get("/").status == 200, 30, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 60, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         prod.up("--no-deps", "web")
@@ -271,7 +325,7 @@ def test_nginx_follows_web_recreated_on_another_address(prod):
             engine.docker("inspect", "-f", address, one_off.strip()).stdout.strip() == old_address
         )
         back = time.monotonic()
-        client.poll(lambda: prod.get("/").status == 200, 20, interval=0.2, what="home 200")
+        client.poll(lambda: prod.get("/").status == 200, 60, interval=0.2, what="home 200")
         seconds_to_200 = time.monotonic() - back
     finally:
         if one_off:

@@ -18,13 +18,13 @@ from harness import client, engine
 from harness.figures import record_figures
 from harness.load import wrk_command, wrk_figures
 from harness.stacks import VIA_HTTPS, free_port
-from harness.template import OPTION_SETS
+from harness.template import DEFAULT_SLUG, OPTION_SETS
 
 STACK_FILE = "deploy/swarm/stack.yaml"
 SECRETS = {
-    "my_service_django_secret_key": f"swarm-test-secret-key-{uuid.uuid4().hex}{uuid.uuid4().hex}",
+    f"{DEFAULT_SLUG}_django_secret_key": f"swarm-test-secret-key-{uuid.uuid4().hex * 2}",
     # With the newline `echo pw | docker secret create` leaves, which Postgres drops too.
-    "my_service_postgres_password": f"swarm-test-password-{uuid.uuid4().hex}\n",
+    f"{DEFAULT_SLUG}_postgres_password": f"swarm-test-password-{uuid.uuid4().hex}\n",
 }
 # Every wait is bounded; rollouts wait for health checks (5 s apart, 30 s start period).
 DEPLOY_DEADLINE = 180
@@ -75,9 +75,14 @@ class SwarmStack:
 @pytest.fixture(scope="module")
 def swarm(docker_engine):
     """This engine as a one-node swarm on loopback, left again at the end (with every
-    service, secret and config in it)."""
-    if engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip() != "inactive":
-        engine.docker("swarm", "leave", "--force")  # left over by an interrupted run
+    service, secret and config in it). A swarm the engine is already in may be someone's
+    real one: the stage refuses it and never leaves it."""
+    state = engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").stdout.strip()
+    if state != "inactive":
+        pytest.fail(
+            f"this engine is already in a swarm (state: {state}); the scale stage makes and "
+            "leaves its own. If it is one an interrupted run left: docker swarm leave --force"
+        )
     engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
         yield
@@ -146,7 +151,7 @@ def remove_stack(name):
         networks = engine.docker("network", "ls", "--quiet", "--filter", label).stdout
         return not running.strip() and not networks.strip()
 
-    client.poll(stopped, 90, interval=0.5, what=f"stack {name} stopped")
+    client.poll(stopped, 180, interval=0.5, what=f"stack {name} stopped")
     for kind, listing in [("container", ["ps", "--all"]), ("volume", ["volume", "ls"])]:
         leftover = engine.docker(*listing, "--quiet", "--filter", label).stdout.split()
         if leftover:
@@ -158,7 +163,7 @@ def load(url):
     """wrk on `url` while the block runs; what it counted, in the yielded dict after."""
     # A long duration only as a bound: the end of the block stops wrk (SIGINT: it reports
     # and exits).
-    command = wrk_command(url, VIA_HTTPS, connections=8, seconds=600, timeout="5s")
+    command = wrk_command(url, VIA_HTTPS, connections=8, seconds=600, timeout="30s")
     wrk = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     figures = {}
     try:
@@ -187,7 +192,7 @@ def test_migrations_ran_as_a_job_and_web_serves_the_migrated_database(stack):
         return listing.stdout.strip()
 
     # Web may answer while the job's process is still exiting after its last migration.
-    client.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 30,
+    client.poll(lambda: job_status() == "replicated job: 0/1 (1/1 completed)", 120,
                 what="migrate job completed")  # fmt: skip
     # The count comes from auth_user, a table only the migrations make.
     home = stack.get("/")
@@ -226,7 +231,7 @@ def test_secrets_come_from_the_swarm_not_the_environment(stack):
         for value in SECRETS.values():
             assert value.strip() not in environment
         names = {secret["SecretName"] for secret in spec["Secrets"]}
-        assert "my_service_postgres_password" in names
+        assert f"{DEFAULT_SLUG}_postgres_password" in names
     # The app reads its database with that password: readiness checks the database.
     assert stack.get("/health/ready/").status == 200
 
