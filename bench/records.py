@@ -68,7 +68,7 @@ class Wrk:
     p50: float
     p99: float
     requests: int
-    error_kinds: dict[str, int]  # connect, read, write, timeout, non_2xx
+    error_kinds: dict[str, int]  # connect, read, write, timeout, non_200
 
     @property
     def eof_delimited(self):

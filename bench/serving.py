@@ -63,7 +63,7 @@ def wrk(container, port, path, duration):
         p50=figures["p50_ms"],
         p99=figures["p99_ms"],
         requests=figures["requests"],
-        error_kinds={**figures["socket_error_kinds"], "non_2xx": figures["non_2xx_3xx"]},
+        error_kinds={**figures["socket_error_kinds"], "non_200": figures["non_200"]},
     )
 
 

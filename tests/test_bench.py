@@ -47,7 +47,7 @@ def wrk_run(rps, slower, closes_connections=False):
         p50=6.1 * slower,
         p99=19.5 * slower,
         requests=requests,
-        error_kinds={"connect": 0, "read": read_errors, "write": 0, "timeout": 0, "non_2xx": 0},
+        error_kinds={"connect": 0, "read": read_errors, "write": 0, "timeout": 0, "non_200": 0},
     )
 
 
