@@ -26,7 +26,7 @@ from bench.records import (
 from bench.report import LESSON_END, LESSON_START, publish
 from bench.targets import targets
 from bench.units import MB, MIB
-from harness.template import TEMPLATE
+from harness.template import OFFICIAL_IMAGES, TEMPLATE
 
 LESSON = TEMPLATE / "docs" / "multi-stage.md"
 # Per variant: MB over base, cold build, code-only rebuild (s), first 200 (s), MiB under
@@ -171,3 +171,11 @@ def test_a_run_without_prune_says_its_cold_builds_are_not_cold(tmp_path):
     _, results_md, lesson = published(tmp_path, results)
     assert "cold builds with --no-cache only" in results_md
     assert "its cold builds are not cold" in lesson
+
+
+def test_every_dockerfile_compared_starts_from_the_template_default_base_image():
+    """The baselines are measured on the base image the template defaults to: bytes over
+    base and build times mean nothing across two bases."""
+    for baseline in sorted((TEMPLATE / "bench/baselines").glob("*.Dockerfile")):
+        bases = re.findall(r"^FROM (\S+)", baseline.read_text(), re.M)
+        assert set(bases) == {OFFICIAL_IMAGES["PYTHON_IMAGE"]}, baseline.name
