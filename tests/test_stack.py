@@ -50,6 +50,17 @@ def test_unknown_host_gets_no_answer(prod):
         connection.getresponse()
 
 
+def test_no_answer_names_the_nginx_version_not_even_an_error_before_any_site(prod):
+    """A request line too long for nginx's buffers is refused before the Host header is
+    read, so by the catch-all server: its error page names no version either."""
+    connection = http.client.HTTPConnection(prod.base_url.removeprefix("http://"), timeout=30)
+    connection.request("GET", "/" + "x" * 16 * 1024, headers=VIA_HTTPS)
+    refused = connection.getresponse()
+    assert refused.status == 414
+    assert refused.getheader("Server") == "nginx"
+    assert b"nginx/" not in refused.read()
+
+
 def test_uploads_up_to_ten_megabytes_pass_nginx_and_larger_ones_are_refused(prod):
     megabyte = 1024 * 1024
     # Over nginx's 1 MB default, so this proves client_max_body_size was raised: the body
