@@ -1,20 +1,16 @@
 """Builds: the baked project and its dependency change, then each variant's cold build,
 rebuild with nothing changed, code-only rebuilds and dependency-change rebuild."""
 
-import os
 import re
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import uv  # the host's uv, found the way scripts/relock.py finds it
-
-from bench.host import log, run
+from bench.host import log
 from bench.records import Builds, Variant
 from harness import engine
-from harness.template import TEMPLATE
+from harness.baked import cookiecutter_cli, uv_run
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 # The dependency change: one small pure-Python package that is not in the lock yet.
@@ -36,19 +32,18 @@ RECIPES = {
 }
 
 
-def uv_env():
-    """uv trusts only its own roots unless told about this machine's proxy CA."""
-    env = dict(os.environ)
-    if engine.CA_BUNDLE.exists():
-        env.setdefault("SSL_CERT_FILE", str(engine.CA_BUNDLE))
-    return env
+def must(result, what):
+    """A host command's result; its output is the error message when it failed."""
+    if result.returncode != 0:
+        raise RuntimeError(f"{what} failed:\n{result.stdout}{result.stderr}")
+    return result
 
 
 def bake(workdir):
     """The template with every default answer, as `cookiecutter --no-input` makes it, and
     the baselines' requirements.txt beside it."""
     output = workdir / "baked"
-    run([sys.executable, "-m", "cookiecutter", "--no-input", "--output-dir", output, TEMPLATE])
+    must(cookiecutter_cli(output), "cookiecutter --no-input")
     (project,) = output.iterdir()
     export_requirements(project)
     return project
@@ -56,19 +51,8 @@ def bake(workdir):
 
 def export_requirements(project):
     """requirements.txt for the baselines: exactly the template's locked runtime set."""
-    run(
-        [
-            uv.find_uv_bin(),
-            "export",
-            "--frozen",
-            "--no-dev",
-            "--no-hashes",
-            "--output-file",
-            "requirements.txt",
-        ],
-        cwd=project,
-        env=uv_env(),
-    )
+    export = ("export", "--frozen", "--no-dev", "--no-hashes", "--output-file", "requirements.txt")
+    must(uv_run(project, *export), "uv export")
 
 
 def dependency_change(pristine, workdir):
@@ -81,8 +65,7 @@ def dependency_change(pristine, workdir):
     if marker not in text:
         raise RuntimeError(f"no {marker!r} in the baked pyproject.toml")
     pyproject.write_text(text.replace(marker, f'{marker}    "{EXTRA_DEPENDENCY}",\n', 1))
-    # --python: the baked .python-version names 3.13, which this host does not have.
-    run([uv.find_uv_bin(), "lock", "--python", sys.executable], cwd=project, env=uv_env())
+    must(uv_run(project, "lock"), "uv lock")
     export_requirements(project)
     names = ("pyproject.toml", "uv.lock", "requirements.txt")
     return {name: (project / name).read_bytes() for name in names}

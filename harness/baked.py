@@ -7,19 +7,26 @@ from pathlib import Path
 
 import uv
 
+from harness.engine import CA_BUNDLE
 from harness.template import TEMPLATE
 
 
 def uv_run(project, *args):
     """uv in the baked project, on this interpreter: the host may have no Python matching
-    the project's .python-version (the image's), and the code runs on any from 3.11."""
+    the project's .python-version (the image's), and the code runs on any from 3.11. uv
+    trusts only its own roots unless told about the host's (a proxy's CA among them)."""
     return subprocess.run(
         [uv.find_uv_bin(), *args],
         cwd=project,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "UV_PYTHON": sys.executable, "UV_PYTHON_DOWNLOADS": "never"},
+        env={
+            "SSL_CERT_FILE": str(CA_BUNDLE),
+            **os.environ,
+            "UV_PYTHON": sys.executable,
+            "UV_PYTHON_DOWNLOADS": "never",
+        },  # fmt: skip
     )
 
 

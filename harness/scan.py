@@ -1,6 +1,7 @@
 """Looking for secrets in an image as it ships: every file of every layer `docker save`
 writes, including files a later layer deletes."""
 
+import base64
 import json
 import re
 import subprocess
@@ -55,7 +56,9 @@ def throwaway_ca(directory):
 def findings(files, patterns, watched_certificates, forbidden_names):
     """Each file (from `layer_files`) whose name is forbidden, whose content matches one of
     the named patterns, or that holds one of the named certificates (base64, as
-    `certificates` gives them): named, so a finding says what leaked without printing it."""
+    `certificates` gives them) as PEM however wrapped or as DER: named, so a finding says
+    what leaked without printing it."""
+    der = {name: base64.b64decode(cert) for name, cert in watched_certificates.items()}
     found = []
     for _layer, path, content in files:
         if forbidden_names & set(path.split("/")):
@@ -63,7 +66,10 @@ def findings(files, patterns, watched_certificates, forbidden_names):
         if content is None:
             continue
         found += [(path, name) for name, pattern in patterns.items() if pattern.search(content)]
-        if b"-----BEGIN CERTIFICATE-----" in content:
-            held = certificates(content)
-            found += [(path, name) for name, cert in watched_certificates.items() if cert in held]
+        held = certificates(content) if b"-----BEGIN CERTIFICATE-----" in content else set()
+        found += [
+            (path, name)
+            for name, cert in watched_certificates.items()
+            if cert in held or der[name] in content
+        ]
     return found

@@ -1,7 +1,6 @@
 """Build stage, behind a TLS-intercepting proxy: the test runs its own (mitmproxy, with a CA
 it generates), so what it proves does not depend on the network the machine sits on."""
 
-import base64
 import json
 import os
 import re
@@ -119,9 +118,8 @@ def built_through(proxy, project, compose_file, ca_bundle, tmp_path):
 def proxy_ca_in_layers(image, ca_pem, tmp_path):
     """Files in the image's layers holding the proxy's CA, as PEM (however wrapped) or DER."""
     (certificate,) = scan.certificates(ca_pem)
-    der = {"the proxy's CA, DER": re.compile(re.escape(base64.b64decode(certificate)))}
     files = scan.layer_files(image, tmp_path)
-    return scan.findings(files, der, {"the proxy's CA": certificate}, set())
+    return scan.findings(files, {}, {"the proxy's CA": certificate}, set())
 
 
 def test_build_through_the_proxy_fails_without_its_ca(bake, docker_engine, proxy, tmp_path):
