@@ -93,10 +93,9 @@ def timed_build(recipe, context, tag, resources, target=None, no_cache=False):
     """`docker buildx build --load` as a user runs it; returns the wall-clock seconds and
     the steps that ran."""
     args = ["buildx", "build", "--load", "--progress=plain", f"--tag={tag}"]
+    args += engine.ca_bundle_secret()
     if no_cache:
         args.append("--no-cache")
-    if engine.CA_BUNDLE.exists():
-        args.append(f"--secret=id=ca_bundle,src={engine.CA_BUNDLE}")
     if recipe.dockerfile:
         args.append(f"--file={recipe.dockerfile}")
     if target or recipe.target:

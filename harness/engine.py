@@ -34,9 +34,19 @@ def compose(project, compose_file, *args, env=None, check=False, timeout=600):
     return result
 
 
+def host_ca_certificates():
+    """The host's CA bundle as PEM bytes (none on a host without one)."""
+    return CA_BUNDLE.read_bytes() if CA_BUNDLE.exists() else b""
+
+
+def ca_bundle_secret(ca_bundle=CA_BUNDLE):
+    """The build flag that mounts a CA bundle where the Dockerfiles look for it."""
+    return [f"--secret=id=ca_bundle,src={ca_bundle}"] if ca_bundle.exists() else []
+
+
 def build(project, tag, target="runtime", ca_bundle=CA_BUNDLE):
-    secret = [f"--secret=id=ca_bundle,src={ca_bundle}"] if ca_bundle.exists() else []
-    docker("buildx", "build", "--load", *secret, f"--target={target}", f"--tag={tag}", str(project))
+    docker("buildx", "build", "--load", *ca_bundle_secret(ca_bundle), f"--target={target}",
+           f"--tag={tag}", str(project))  # fmt: skip
 
 
 @dataclass

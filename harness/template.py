@@ -3,6 +3,7 @@ choices from cookiecutter.json, the optional files from the post-gen hook's tabl
 
 import ast
 import json
+import re
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -50,6 +51,14 @@ def generated_secret_names():
     )
     returned = next(node for node in ast.walk(function) if isinstance(node, ast.Return))
     return [key.value for key in returned.value.keys]
+
+
+def project_secrets(project):
+    """The secrets the post-gen hook wrote into this project's .env, by name."""
+    env_file = (project / ".env").read_text()
+    return {
+        name: re.search(rf"^{name}=(.+)$", env_file, re.M)[1] for name in generated_secret_names()
+    }
 
 
 def optional_paths(slug=DEFAULT_SLUG):

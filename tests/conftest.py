@@ -88,7 +88,7 @@ class BuildCa:
 def build_ca(tmp_path_factory):
     directory = tmp_path_factory.mktemp("build-ca")
     throwaway = throwaway_ca(directory)
-    host = engine.CA_BUNDLE.read_bytes() if engine.CA_BUNDLE.exists() else b""
+    host = engine.host_ca_certificates()
     bundle = directory / "ca-bundle.pem"
     bundle.write_bytes(host.rstrip(b"\n") + b"\n" + throwaway)
     return BuildCa(bundle, throwaway)

@@ -9,7 +9,7 @@ import pytest
 
 from harness import engine, scan
 from harness.engine import docker
-from harness.template import LOCAL_STATE_CONTENT, OFFICIAL_IMAGES, generated_secret_names
+from harness.template import LOCAL_STATE_CONTENT, OFFICIAL_IMAGES, project_secrets
 
 TARGETS = ["runtime", "nginx"]  # the images that ship
 FORBIDDEN_NAMES = {".env", ".git", "ca_bundle"}
@@ -31,12 +31,11 @@ def public_certificates(docker_engine, tmp_path_factory):
 
 
 def own_secrets(project):
-    """The secrets the post-gen hook wrote into this project's .env, by name."""
-    env_file = (project / ".env").read_text()
-    values = {
-        name: re.search(rf"^{name}=(.+)$", env_file, re.M)[1] for name in generated_secret_names()
+    """The secrets the post-gen hook wrote into this project's .env, as patterns by name."""
+    return {
+        name: re.compile(re.escape(value.encode()))
+        for name, value in project_secrets(project).items()
     }
-    return {name: re.compile(re.escape(value.encode())) for name, value in values.items()}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +43,7 @@ def secrets_of(build_ca, public_certificates):
     """What must match nothing in an image built from `project`: its own .env secrets, the
     planted local state, a PEM private key, and the build's CA bundle: the CA made for this
     run, and the host's own CAs that no base image ships (a proxy's CA)."""
-    host = engine.CA_BUNDLE.read_bytes() if engine.CA_BUNDLE.exists() else b""
+    host = engine.host_ca_certificates()
     host_only = sorted(scan.certificates(host) - public_certificates)
     certificates = {
         "the build's throwaway CA": scan.certificates(build_ca.throwaway).pop(),
@@ -112,7 +111,7 @@ def test_the_scans_find_the_projects_own_secrets_leaked_under_other_names(
     shutil.copytree(original, project)
     (project / "config/notes.txt").write_bytes((project / ".env").read_bytes())
     (project / "config/trusted.txt").write_bytes(build_ca.bundle.read_bytes())
-    secret_key = re.search(r"^DJANGO_SECRET_KEY=(.+)$", (project / ".env").read_text(), re.M)[1]
+    secret_key = project_secrets(project)["DJANGO_SECRET_KEY"]
     with (project / "Dockerfile").open("a") as dockerfile:
         dockerfile.write(f"\nFROM runtime AS leaky\nENV NOTES={secret_key}\n")
     tag = f"django-docker-test/leaky:{uuid.uuid4().hex[:8]}"
@@ -121,7 +120,7 @@ def test_the_scans_find_the_projects_own_secrets_leaked_under_other_names(
         patterns, certificates = secrets_of(original)
         found = layer_findings(tag, patterns, certificates, tmp_path)
         assert {name for path, name in found if path == "app/config/notes.txt"} == set(
-            generated_secret_names()
+            project_secrets(original)
         )
         assert (
             "app/config/trusted.txt",

@@ -6,7 +6,6 @@ Every figure measured is printed and kept in artifacts/faults.json.
 
 import json
 import os
-import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from harness import client, engine
 from harness.figures import record_figures
 from harness.load import Load, wrk
 from harness.stacks import VIA_HTTPS
+from harness.template import project_secrets
 
 WRK_SECONDS = 60
 # Workers fill their caches and connection pools in the first seconds of load; memory is
@@ -36,11 +36,6 @@ RSS_GROWTH_LIMIT_MIB = 16
 def option_set():
     """Faults depend on the stack's shape, not on its options: the default bake only."""
     return "default"
-
-
-def baked_secrets(stack):
-    env_file = (stack.project / ".env").read_text()
-    return re.findall(r"^(?:DJANGO_SECRET_KEY|POSTGRES_PASSWORD)=(.+)$", env_file, re.M)
 
 
 def web_rss_mib(stack):
@@ -157,7 +152,7 @@ def test_app_serves_from_a_read_only_root_and_uploads_land_on_the_media_volume(p
 
 def test_database_outage_fails_readiness_only_and_heals_without_restarting_web(prod):
     web_before = prod.inspect("web", "{{.State.StartedAt}} {{.RestartCount}}")
-    secrets = baked_secrets(prod)
+    secrets = list(project_secrets(prod.project).values())
     try:
         with Load(prod.base_url + "/health/", VIA_HTTPS) as liveness:
             liveness.wait_for(20)
