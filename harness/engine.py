@@ -22,10 +22,12 @@ def docker(*args, check=True, timeout=600, env=None):
     return result
 
 
-def compose(project, compose_file, *args, env=None, check=False, timeout=600):
-    """`docker compose -f FILE ARGS` in a baked project, with extra environment variables."""
+def compose(project, compose_files, *args, env=None, check=False, timeout=600):
+    """`docker compose -f FILE [-f OVERRIDE...] ARGS` in a baked project, with extra
+    environment variables."""
+    files = [compose_files] if isinstance(compose_files, str | Path) else compose_files
     result = subprocess.run(
-        ["docker", "compose", "-f", compose_file, *args],
+        ["docker", "compose", *(f"-f{file}" for file in files), *args],
         cwd=project, env={**os.environ, **(env or {})}, capture_output=True, text=True,
         timeout=timeout,
     )  # fmt: skip

@@ -11,6 +11,10 @@ from harness.template import COOKIECUTTER
 PUBLIC_HOST = COOKIECUTTER["domain_name"]  # the default answer
 # What a TLS-terminating load balancer in front of nginx adds.
 VIA_HTTPS = {"Host": PUBLIC_HOST, "X-Forwarded-Proto": "https"}
+# The prod stack as it runs behind such a load balancer (TLS_MODE=off): the tests on this
+# host are it. Published ports reach nginx from the gateway of the stack's network, an
+# address from the engine's default pools.
+BEHIND_LOAD_BALANCER = {"TLS_MODE": "off", "TRUSTED_PROXIES": "172.16.0.0/12 192.168.0.0/16"}
 
 
 def free_port():
@@ -22,16 +26,20 @@ def free_port():
 @dataclass
 class Stack:
     project: Path
-    compose_file: str
+    compose_files: str | list
     env: dict
     base_url: str
+
+    @property
+    def https_port(self):
+        return int(self.env["HTTPS_PORT"])
 
     @property
     def name(self):
         return self.env["COMPOSE_PROJECT_NAME"]
 
     def compose(self, *args, check=True):
-        return engine.compose(self.project, self.compose_file, *args, env=self.env, check=check)
+        return engine.compose(self.project, self.compose_files, *args, env=self.env, check=check)
 
     def containers(self, *services):
         """IDs of the services' containers, running or exited (every service's if none named)."""
@@ -50,13 +58,14 @@ class Stack:
         return client.request(self.base_url + path, method=method, headers=headers, data=data)
 
 
-def stack_up(project, compose_file, env):
+def stack_up(project, compose_files, env):
     """Bring a stack up with prebuilt images (nothing is pulled) and wait for health;
     always take it down again, volumes included."""
     port = free_port()
     env = {"COMPOSE_PROJECT_NAME": f"ddtest-{uuid.uuid4().hex[:8]}", "HTTP_ADDRESS": "127.0.0.1",
-           "HTTP_PORT": str(port), "DEV_PORT": str(port), **env}  # fmt: skip
-    stack = Stack(project, compose_file, env, f"http://127.0.0.1:{port}")
+           "HTTP_PORT": str(port), "DEV_PORT": str(port), "HTTPS_PORT": str(free_port()),
+           **env}  # fmt: skip
+    stack = Stack(project, compose_files, env, f"http://127.0.0.1:{port}")
     try:
         stack.up()
         yield stack

@@ -11,12 +11,12 @@ import pytest
 from harness import engine
 from harness.kubernetes import KUBECTL
 from harness.scan import throwaway_ca
-from harness.stacks import stack_up
+from harness.stacks import BEHIND_LOAD_BALANCER, stack_up
 from harness.template import BAKES, OPTION_SETS, add_local_state
 
 # Fastest and most basic first; scale last, as joining and leaving a swarm disturbs the
 # engine's networking for whatever else runs then.
-STAGES = ["bake", "bench", "build", "stack", "faults", "scale"]
+STAGES = ["bake", "bench", "build", "stack", "tls", "faults", "scale"]
 
 
 def stage_of(item):
@@ -133,5 +133,6 @@ def prod(bake, image, option_set):
     """compose.prod.yaml up, one stack per test module: nginx → gunicorn → Postgres (and
     Redis + worker with Celery)."""
     project = bake(**OPTION_SETS[option_set])
-    env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx")}
+    env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx"),
+           **BEHIND_LOAD_BALANCER}  # fmt: skip
     yield from stack_up(project, "compose.prod.yaml", env)
