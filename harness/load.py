@@ -32,10 +32,15 @@ class Outcome:
 class Load:
     """`with Load(url, headers) as load:` runs `clients` threads until the block ends, or
     until `max_seconds` or `max_requests` is reached, whichever comes first. A request
-    unanswered after `timeout` seconds has failed."""
+    unanswered after `timeout` seconds has failed. `send`, if given, makes each request
+    instead (HTTPS under a site's name, say) and returns its status."""
 
-    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000, timeout=30):
+    def __init__(self, url, headers, clients=4, max_seconds=120, max_requests=50_000, timeout=30,
+                 send=None):  # fmt: skip
         self.url, self.headers, self.timeout = url, headers, timeout
+        self.send = send or (
+            lambda: client.request(self.url, headers=self.headers, timeout=self.timeout).status
+        )
         self.clients, self.max_seconds, self.max_requests = clients, max_seconds, max_requests
         self.outcomes = []
         self._lock = threading.Lock()
@@ -57,10 +62,7 @@ class Load:
         while not self._stop.is_set() and time.monotonic() < self._give_up:
             started = time.monotonic()
             try:
-                status, error = (
-                    client.request(self.url, headers=self.headers, timeout=self.timeout).status,
-                    "",
-                )
+                status, error = self.send(), ""
             # URLError, resets and timeouts are OSErrors; a garbled answer, HTTPException.
             except (OSError, http.client.HTTPException) as exception:
                 status, error = None, f"{type(exception).__name__}: {exception}"

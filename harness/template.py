@@ -17,6 +17,7 @@ OFFICIAL_IMAGES = {
     "NGINX_IMAGE": COOKIECUTTER["__nginx_image"],
     "POSTGRES_IMAGE": COOKIECUTTER["__postgres_image"],
     "REDIS_IMAGE": COOKIECUTTER["__redis_image"],
+    "CERTBOT_IMAGE": COOKIECUTTER["__certbot_image"],
 }
 DEFAULT_SLUG = "my_service"  # what cookiecutter.json's slug expression makes of the default name
 # Every yes/no answer (use_celery, use_kubernetes, ...).

@@ -12,15 +12,11 @@ from pathlib import Path
 import pytest
 
 from harness import client, engine
+from harness.browser import CHROMIUM_FLAGS
 from harness.figures import ARTIFACTS
 from harness.stacks import PUBLIC_HOST, VIA_HTTPS, leftovers, stack_up
 from harness.template import DEFAULT_SLUG
 
-# Debian's Chromium, kept off the network it cannot reach (env docs: machines/python.md).
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 LOGGED_REQUESTS = 20
 
 

@@ -113,5 +113,5 @@ esac
     echo "include /etc/nginx/site/upstream.conf;"
     # No load balancer in front in the HTTPS modes: nobody's X-Forwarded-Proto is believed.
     [ "$TLS_MODE" = off ] || echo "map \$scheme \$from_load_balancer { default 0; }"
-    echo "$servers"
+    printf "%s\n" "$servers"
 } >"$site"
