@@ -15,6 +15,10 @@ fail() {
     exit 1
 }
 
+case "${TLS_MODE:-}" in
+acme | files | off) ;;
+*) fail "TLS_MODE must be acme, files or off, not '${TLS_MODE:-}'" ;;
+esac
 [ -n "${DOMAINS:-}" ] || fail "DOMAINS is empty: set the names this site serves"
 server_names="$(echo "$DOMAINS" | tr ',' ' ') localhost"
 
@@ -46,13 +50,12 @@ server {
     listen 443 ssl;
     server_name $server_names;
     $1
-    include /etc/nginx/site/tls.conf;
     include /etc/nginx/site/app.conf;
 }
 CONF
 }
 
-case "${TLS_MODE:-}" in
+case "$TLS_MODE" in
 acme)
     # Read at each handshake through a cache that notices a changed file within 10 s: the
     # acme service's renewals are served without a reload, and no connection is dropped.
@@ -101,9 +104,6 @@ server {
     }
     include /etc/nginx/site/app.conf;
 }"
-    ;;
-*)
-    fail "TLS_MODE must be acme, files or off, not '${TLS_MODE:-}'"
     ;;
 esac
 
