@@ -135,8 +135,16 @@ def https_text(https: Https):
     """The HTTPS part alone (`python -m bench --only https`): its table and targets."""
     return "\n".join(
         ["", render_text(https_table(https)), "", handshakes_line(https), "",
-         *target_lines(https_targets(https))]
+         *https_details(https), "", *target_lines(https_targets(https))]
     )  # fmt: skip
+
+
+def https_details(https: Https):
+    return [
+        f"- {protocol}: "
+        + "; ".join(f"wrk {path}: {wrk_summary(run)}" for path, run in runs.items())
+        for protocol, runs in (("HTTPS", https.https), ("HTTP", https.http))
+    ]
 
 
 def render_text(rows):
@@ -340,11 +348,7 @@ def results_markdown(results: Results):
         ]  # fmt: skip
     for variant, serving in results.stacks.items():
         md += [f"### {variant} via nginx", "", *serving_details(serving, "docker stop web"), ""]
-    md += ["### template through nginx, HTTPS and HTTP", ""]
-    for protocol, runs in (("HTTPS", results.https.https), ("HTTP", results.https.http)):
-        md.append(f"- {protocol}: " + "; ".join(
-            f"wrk {path}: {wrk_summary(run)}" for path, run in runs.items()
-        ))  # fmt: skip
+    md += ["### template through nginx, HTTPS and HTTP", "", *https_details(results.https)]
     return "\n".join([*md, ""])
 
 
