@@ -2,13 +2,14 @@
 
     python -m bench                       # the full run (about 5 minutes on 2 cores)
     python -m bench --duration 3 --startup-runs 2 --code-rebuilds 1   # a quick look
+    python -m bench --only https          # HTTPS vs HTTP through nginx alone, writes nothing
 
 One run bakes the template with its default answers, builds three runtime images of the
 same baked code on the same base image (the template's own Dockerfile, and the two
 baselines in bench/baselines/), then measures them side by side: image size, build times,
 time to the first answer, throughput and latency (wrk), memory, and `docker stop` under
 load. The template, and typical in its place, are also measured behind nginx in the
-template's compose.prod.yaml stack.
+template's compose.prod.yaml stack, and the template's stack over HTTPS against HTTP.
 
 The tables go to stdout, progress to stderr; bench/RESULTS.md, the charts in
 bench/charts/ and the figures in docs/multi-stage.md are rewritten. It is a benchmark, not
@@ -26,10 +27,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import builds, serving, sizes, startup
+from bench import builds, https, serving, sizes, startup
 from bench.host import log, machine, minutes_so_far, preflight
 from bench.records import Measured, Results, Settings, Variant
-from bench.report import publish
+from bench.report import https_text, publish
 from bench.resources import Resources
 from harness.template import TEMPLATE
 
@@ -50,6 +51,12 @@ def parse_args():
         action="store_false",
         help="cold builds with --no-cache instead of emptying the engine's build cache: safe "
         "beside other builds, but cache mounts stay warm, so 'cold' is an underestimate",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["https"],
+        help="one part alone, on images built from the warm cache (never pruned); prints "
+        "its figures and targets and rewrites nothing",
     )
     return parser.parse_args()
 
@@ -99,7 +106,22 @@ def measure(settings, resources, workdir):
         )
         for variant in (Variant.TEMPLATE, Variant.TYPICAL)
     }
-    return Results(info, settings, minutes_so_far(), measured, stacks, irreducible, floor)
+    tls = https.measure_https(
+        images[Variant.TEMPLATE], pristine, proxy, resources, settings.duration, workdir
+    )
+    return Results(info, settings, minutes_so_far(), measured, stacks, irreducible, floor, tls)
+
+
+def measure_https_only(settings, resources, workdir):
+    """HTTPS against HTTP through nginx, on the template's images built from the cache."""
+    preflight()
+    log(f"run {resources.run_id}: baking the template with its default answers")
+    pristine = builds.bake(workdir)
+    image = f"{resources.run_id}/template:https"
+    log("the template's runtime and nginx images (builder cache kept)")
+    builds.timed_build(builds.RECIPES[Variant.TEMPLATE], pristine, image, resources)
+    proxy = builds.build_proxy(pristine, resources)
+    return https.measure_https(image, pristine, proxy, resources, settings.duration, workdir)
 
 
 def main():
@@ -110,6 +132,9 @@ def main():
     resources = Resources()
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
+        if args.only == "https":
+            print(https_text(measure_https_only(settings, resources, workdir)))
+            return 0
         results = measure(settings, resources, workdir)
         print(publish(results, RESULTS, CHARTS, LESSON))
         return 0

@@ -126,6 +126,37 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class Handshakes:
+    """New TLS connections to nginx, one after another from `clients` processes for
+    `seconds`: each a handshake, one request nginx answers itself, and close."""
+
+    full: int  # handshakes with no session offered
+    resumed: int  # handshakes offering the session of the client's previous connection
+    not_resumed: int  # of those, the ones the server answered with a full handshake
+    seconds: float
+    clients: int
+    version: str  # the TLS version negotiated
+
+    @property
+    def full_per_second(self):
+        return self.full / self.seconds
+
+    @property
+    def resumed_per_second(self):
+        return self.resumed / self.seconds
+
+
+@dataclass(frozen=True)
+class Https:
+    """The template's stack, HTTP through nginx (TLS_MODE=off, behind a load balancer that
+    says https) against HTTPS through the same nginx image (TLS_MODE=files), same web."""
+
+    http: dict[str, Wrk]  # path → run
+    https: dict[str, Wrk]
+    handshakes: Handshakes
+
+
+@dataclass(frozen=True)
 class Floor:
     """What the engine itself costs with no app: no image starts or stops faster."""
 
@@ -165,3 +196,4 @@ class Results:
     stacks: dict[Variant, Serving]  # behind the template's nginx: template and typical
     irreducible: Irreducible
     floor: Floor
+    https: Https

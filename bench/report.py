@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from bench.charts import write_charts
-from bench.records import Results, Serving, Stop, Variant, Wrk
-from bench.targets import targets
+from bench.records import Https, Results, Serving, Stop, Variant, Wrk
+from bench.targets import https_targets, targets
 from bench.units import MB, fmt_int, fmt_mb, fmt_mib, fmt_ms, fmt_rps, fmt_seconds, ratio
 
 LESSON_START, LESSON_END = "<!-- bench:figures -->", "<!-- /bench:figures -->"
@@ -98,6 +98,55 @@ def nginx_table(results):
     return table(header, nginx_rows(results), ratio_columns=[1, 3])
 
 
+def https_table(https: Https):
+    """HTTPS (TLS_MODE=files) against HTTP (TLS_MODE=off) through the template's nginx."""
+    rows = []
+    for label, path in (("/health/", "/health/"), ("/ (home)", "/")):
+        runs = [https.https[path], https.http[path]]
+        rows += [
+            (f"{label} keep-alive req/s", [run.rps for run in runs], fmt_rps),
+            (f"{label} p50 (ms)", [run.p50 for run in runs], fmt_ms),
+            (f"{label} p99 (ms)", [run.p99 for run in runs], fmt_ms),
+            (f"{label} errors", [run.errors for run in runs], fmt_int),
+        ]
+    header = ["template through nginx", "HTTPS", "HTTP", "HTTPS/HTTP"]
+    return table(header, rows, ratio_columns=[1])
+
+
+def handshakes_line(https: Https):
+    shakes = https.handshakes
+    return (
+        f"new TLS connections to nginx ({shakes.version}, {shakes.clients} client processes, "
+        f"{shakes.seconds:g} s each way, each connection one request nginx answers itself): "
+        f"full handshakes {shakes.full_per_second:.0f}/s, resumed "
+        f"{shakes.resumed_per_second:.0f}/s (resumed/full "
+        f"{shakes.resumed_per_second / shakes.full_per_second:.2f}×); "
+        f"{shakes.not_resumed} of {shakes.resumed} sessions offered were not resumed"
+    )
+
+
+def target_lines(target_rows):
+    width = max(len(target.label) for target in target_rows)
+    return [f"{'MET   ' if t.met else 'MISSED'}  {t.label.ljust(width)}  {t.measured}"
+            for t in target_rows]  # fmt: skip
+
+
+def https_text(https: Https):
+    """The HTTPS part alone (`python -m bench --only https`): its table and targets."""
+    return "\n".join(
+        ["", render_text(https_table(https)), "", handshakes_line(https), "",
+         *https_details(https), "", *target_lines(https_targets(https))]
+    )  # fmt: skip
+
+
+def https_details(https: Https):
+    return [
+        f"- {protocol}: "
+        + "; ".join(f"wrk {path}: {wrk_summary(run)}" for path, run in runs.items())
+        for protocol, runs in (("HTTPS", https.https), ("HTTP", https.http))
+    ]
+
+
 def render_text(rows):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
@@ -157,13 +206,11 @@ def floor_line(results):
 
 def text_report(results: Results, written_to):
     """What stdout shows: the tables, the notes, and each target met or missed."""
-    target_rows = targets(results)
-    width = max(len(target.label) for target in target_rows)
     return "\n".join([
         "", render_text(main_table(results)), "", render_text(nginx_table(results)), "",
+        render_text(https_table(results.https)), "", handshakes_line(results.https), "",
         *eof_notes(results), irreducible_line(results), floor_line(results), "",
-        *[f"{'MET   ' if t.met else 'MISSED'}  {t.label.ljust(width)}  {t.measured}"
-          for t in target_rows],
+        *target_lines(targets(results)),
         f"\ntotal runtime {results.minutes:.1f} min; written to {written_to}",
     ])  # fmt: skip
 
@@ -239,6 +286,24 @@ def results_markdown(results: Results):
         render_markdown(nginx_table(results)),
         "",
         *[f"{note}\n" for note in eof_notes(results)],
+        "## HTTPS against HTTP through nginx (the template's stack)",
+        "",
+        "The same app and nginx images, the same web container and the same wrk settings: "
+        "nginx first with `TLS_MODE=off` (plain HTTP to its port 80, requests carrying "
+        "`X-Forwarded-Proto: https` from a trusted address, as a load balancer ending TLS "
+        "sends them), then recreated with `TLS_MODE=files` and a certificate for "
+        "`localhost` made for the run (wrk to `https://localhost:443`, SNI `localhost`, "
+        "TLS as the template configures it). Both with `Host: localhost`; wrk keeps its "
+        "connections alive, so a run has one handshake per connection.",
+        "",
+        render_markdown(https_table(results.https)),
+        "",
+        handshakes_line(results.https) + ": connect, handshake, `GET /metrics` (nginx's "
+        "own 404), close, one after another per process; resumed: each offering the "
+        "session of its process's previous connection (nginx's shared session cache, "
+        "tickets off). No certificate check in that loop; the certificate was verified "
+        "against the run's CA once before.",
+        "",
         "## Irreducible part",
         "",
         irreducible_line(results) + ".",
@@ -283,7 +348,8 @@ def results_markdown(results: Results):
         ]  # fmt: skip
     for variant, serving in results.stacks.items():
         md += [f"### {variant} via nginx", "", *serving_details(serving, "docker stop web"), ""]
-    return "\n".join(md)
+    md += ["### template through nginx, HTTPS and HTTP", "", *https_details(results.https)]
+    return "\n".join([*md, ""])
 
 
 def lesson_figures(results: Results, charts):

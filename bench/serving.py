@@ -12,7 +12,7 @@ from bench.records import Serving, Wrk
 from bench.stop import stop_under_load
 from harness import client, engine
 from harness.load import wrk_command, wrk_figures
-from harness.stacks import PUBLIC_HOST, VIA_HTTPS, free_port
+from harness.stacks import BEHIND_LOAD_BALANCER, PUBLIC_HOST, VIA_HTTPS, free_port
 from harness.template import OFFICIAL_IMAGES
 
 
@@ -43,8 +43,9 @@ def wait_until_serving(base_url, deadline=120):
         raise RuntimeError(f"home page at {base_url}: {home.status} {home.text[:300]!r}")
 
 
-def wrk(container, port, path, duration):
-    """wrk on 127.0.0.1:`port` inside `container`'s own network namespace.
+def wrk(container, port, path, duration, headers=VIA_HTTPS, base="http://127.0.0.1"):
+    """wrk on `base`:`port` (127.0.0.1 unless named otherwise) inside `container`'s own
+    network namespace.
 
     Not through the port published on the host: on loopback that is docker-proxy, the
     engine's userland proxy, which costs most of a core at a few thousand connections per
@@ -54,8 +55,8 @@ def wrk(container, port, path, duration):
     In its own namespace, every image (and nginx) is measured as a load balancer reaches it.
     """
     pid = engine.docker("inspect", "--format", "{{.State.Pid}}", container).stdout.strip()
-    url = f"http://127.0.0.1:{port}{path}"
-    command = wrk_command(url, VIA_HTTPS, WRK_CONNECTIONS, duration, timeout="2s")
+    url = f"{base}:{port}{path}"
+    command = wrk_command(url, headers, WRK_CONNECTIONS, duration, timeout="2s")
     output = run(["nsenter", f"--target={pid}", "--net", *command], timeout=duration + 60).stdout
     figures = wrk_figures(output)
     return Wrk(
@@ -127,34 +128,55 @@ def measure_direct(variant, image, resources, network, app_env, duration):
     return result
 
 
-def measure_stack(variant, image, project, proxy_image, resources, duration):
-    """compose.prod.yaml with `image` as web, behind the template's nginx."""
-    port = free_port()
+def compose(project, env, *args, check=True):
+    """`docker compose -f compose.prod.yaml ARGS` in the baked project."""
+    command = ["docker", "compose", "--file", "compose.prod.yaml", *args]
+    if check:
+        return run(command, cwd=project, env=env, timeout=600)
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, timeout=600)
+
+
+def prod_stack(name, image, project, proxy_image, resources, **variables):
+    """The environment of a compose.prod.yaml stack of prebuilt images on free loopback
+    ports, as behind a load balancer that ends TLS (TLS_MODE=off, harness.stacks) unless
+    `variables` say otherwise; registered for `down` when the run ends."""
     env = {
         **os.environ,
-        "COMPOSE_PROJECT_NAME": resources.name(f"stack-{variant}"),
+        "COMPOSE_PROJECT_NAME": resources.name(name),
         "APP_IMAGE": image,
         "PROXY_IMAGE": proxy_image,
         "HTTP_ADDRESS": "127.0.0.1",
-        "HTTP_PORT": str(port),
+        "HTTP_PORT": str(free_port()),
+        "HTTPS_PORT": str(free_port()),
+        **BEHIND_LOAD_BALANCER,
+        # wrk in nginx's own namespace is the load balancer too.
+        "TRUSTED_PROXIES": f"127.0.0.1 {BEHIND_LOAD_BALANCER['TRUSTED_PROXIES']}",
+        **variables,
     }
-
-    def compose(*args, check=True):
-        command = ["docker", "compose", "--file", "compose.prod.yaml", *args]
-        if check:
-            return run(command, cwd=project, env=env, timeout=600)
-        return subprocess.run(command, cwd=project, env=env, capture_output=True, timeout=600)
-
+    down = ("down", "--volumes", "--remove-orphans", "--timeout", "10")
     key = resources.add(
-        env["COMPOSE_PROJECT_NAME"],
-        lambda: compose("down", "--volumes", "--remove-orphans", "--timeout", "10", check=False),
+        env["COMPOSE_PROJECT_NAME"], lambda: compose(project, env, *down, check=False)
     )
+    return env, key
+
+
+def up(project, env):
+    """nginx and what it depends on (web, migrate, db), nothing pulled; not the acme
+    service, idle unless TLS_MODE=acme. Compose recreates only what `env` changed."""
+    compose(project, env, "up", "--detach", "--wait", "--no-build", "--pull", "never", "nginx")
+    return {service: compose(project, env, "ps", "--quiet", service).stdout.strip()
+            for service in ("web", "nginx")}  # fmt: skip
+
+
+def measure_stack(variant, image, project, proxy_image, resources, duration):
+    """compose.prod.yaml with `image` as web, behind the template's nginx (TLS_MODE=off,
+    wrk as the load balancer that says https)."""
+    env, key = prod_stack(f"stack-{variant}", image, project, proxy_image, resources)
     log(f"{variant} stack: compose.prod.yaml up (prebuilt images, nothing pulled)")
-    compose("up", "--detach", "--wait", "--no-build", "--pull", "never")
-    wait_until_serving(f"http://127.0.0.1:{port}")
-    web = compose("ps", "--quiet", "web").stdout.strip()
-    nginx = compose("ps", "--quiet", "nginx").stdout.strip()
+    containers = up(project, env)
+    wait_until_serving(f"http://127.0.0.1:{env['HTTP_PORT']}")
     log(f"{variant} stack: load through nginx, then docker stop web")
-    result = serving(nginx, 80, Memory(web), duration, web, port)
+    web = containers["web"]
+    result = serving(containers["nginx"], 80, Memory(web), duration, web, int(env["HTTP_PORT"]))
     resources.drop(key)
     return result

@@ -5,7 +5,7 @@ slows together, and a target must not flip for that alone."""
 
 from dataclasses import dataclass
 
-from bench.records import Results, Variant
+from bench.records import Https, Results, Variant
 from bench.units import MB, fmt_int
 
 
@@ -83,4 +83,26 @@ def targets(results: Results):
             none_failed(f"0 failed in-flight requests ({where})", stopped.in_flight.failed,
                         stopped.in_flight.total),
         ]  # fmt: skip
-    return rows
+    return rows + https_targets(results.https)
+
+
+def https_targets(https: Https):
+    """HTTPS against HTTP through the same nginx image, in front of the same web."""
+    rows = []
+    for path, tls in https.https.items():
+        plain = https.http[path]
+        rows += [
+            at_least(f"HTTPS {path}: keep-alive req/s ≥ 0.85 × HTTP through nginx", tls.rps,
+                     0.85, plain.rps, "HTTP", lambda rps: f"{rps:.0f}"),
+            at_most(f"HTTPS {path}: p99 ≤ 1.2 × HTTP's through nginx", tls.p99, 1.2, plain.p99,
+                    "HTTP's", milliseconds),
+            none_failed(f"HTTPS {path}: 0 errors", tls.errors),
+        ]  # fmt: skip
+    shakes = https.handshakes
+    return rows + [
+        at_least("new TLS connections/s: resumed ≥ 1 × full handshakes",
+                 shakes.resumed_per_second, 1, shakes.full_per_second, "full",
+                 lambda rate: f"{rate:.0f}/s"),
+        none_failed("TLS sessions offered again: 0 answered with a full handshake",
+                    shakes.not_resumed, shakes.resumed),
+    ]  # fmt: skip

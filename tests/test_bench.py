@@ -10,6 +10,8 @@ import pytest
 from bench.records import (
     Builds,
     Floor,
+    Handshakes,
+    Https,
     Irreducible,
     Layer,
     Measured,
@@ -23,8 +25,8 @@ from bench.records import (
     Variant,
     Wrk,
 )
-from bench.report import LESSON_END, LESSON_START, publish
-from bench.targets import targets
+from bench.report import LESSON_END, LESSON_START, https_text, publish
+from bench.targets import https_targets, targets
 from bench.units import MB, MIB
 from harness.template import OFFICIAL_IMAGES, TEMPLATE
 
@@ -63,6 +65,19 @@ def serving(rps, memory, slower, closes_connections=False):
     )
 
 
+def made_up_https(slower=1.0, https_rps=0.9, not_resumed=0):
+    """HTTPS through nginx at `https_rps` × HTTP's requests/s (p99 1.1× HTTP's); TLS
+    handshakes, resumed ones 1.3× as many as full ones."""
+    http = {"/health/": wrk_run(5895, slower), "/": wrk_run(1781, slower)}
+    https = {
+        path: dataclasses.replace(run, rps=run.rps * https_rps, p99=run.p99 * 1.1)
+        for path, run in http.items()
+    }
+    full = int(2400 / slower)
+    shakes = Handshakes(full, int(full * 1.3), not_resumed, 15, 2, "TLSv1.3")
+    return Https(http, https, shakes)
+
+
 def made_up_results(slower=1.0, template_code=None):
     """A run's results; `slower` stretches every time (and divides every rate) alike."""
     variants = {}
@@ -93,6 +108,7 @@ def made_up_results(slower=1.0, template_code=None):
         stacks=stacks,
         irreducible=Irreducible(int(46.4 * MB), int(2.9 * MB), int(2.9 * MB), int(37.6 * MB)),
         floor=Floor(first_200=0.27 * slower, run_returned=0.23 * slower, stop=0.09 * slower),
+        https=made_up_https(slower),
     )
 
 
@@ -150,6 +166,35 @@ def test_targets_hold_or_miss_alike_on_a_three_times_slower_machine():
     here, slower = targets(made_up_results()), targets(made_up_results(slower=3))
     assert [target.met for target in here] == [target.met for target in slower]
     assert any(target.met for target in here) and not all(target.met for target in here)
+
+
+def test_https_is_compared_with_http_through_the_same_nginx(tmp_path):
+    text, results_md, _ = published(tmp_path, made_up_results())
+    assert "| /health/ keep-alive req/s | 5306 | 5895 | 0.90× |" in results_md
+    assert "full handshakes 160/s, resumed 208/s (resumed/full 1.30×)" in results_md
+    assert "### template through nginx, HTTPS and HTTP" in results_md
+    only = https_text(made_up_https())
+    for target in https_targets(made_up_https()):
+        assert target.label in text and target.label in only
+        assert f"| {target.label} | {target.measured} | met |" in results_md
+
+
+@pytest.mark.parametrize(
+    ("https_rps", "not_resumed", "missed"),
+    [
+        (0.9, 0, set()),
+        (0.8, 0, {"HTTPS /health/: keep-alive", "HTTPS /: keep-alive"}),
+        (0.9, 5, {"TLS sessions offered again"}),
+    ],
+)
+def test_https_targets_are_ratios_to_http_and_a_count(https_rps, not_resumed, missed):
+    """Missed alike on a three times slower machine: `missed` are the labels' beginnings."""
+    for slower in (1, 3):
+        rows = https_targets(made_up_https(slower, https_rps, not_resumed))
+        labels = [row.label for row in rows if not row.met]
+        assert sorted(labels) == sorted(
+            label for label in (row.label for row in rows) if label.startswith(tuple(missed))
+        ) and len(labels) == len(missed)
 
 
 @pytest.mark.parametrize(("code", "met"), [(1.0, True), (1.2, False)])
