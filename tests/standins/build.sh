@@ -190,8 +190,15 @@ build_certbot() {
   make_rootfs "$root" python3,python3-venv,openssl,ca-certificates,netbase
   chroot "$root" python3 -m venv /opt/certbot
   install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root"/tmp/host-ca.crt
-  chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir --disable-pip-version-check \
-    --cert /tmp/host-ca.crt "certbot==$version"
+  # A clean environment: the host's PIP_* and REQUESTS_CA_BUNDLE name host paths, which
+  # would point pip in the root at the wrong files. A proxy, if the host has one, is kept.
+  local env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+    LANG=C.UTF-8) var
+  for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+    if [ -n "${!var:-}" ]; then env+=("$var=${!var}"); fi
+  done
+  env -i "${env[@]}" chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir \
+    --disable-pip-version-check --cert /tmp/host-ca.crt "certbot==$version"
   rm -f "$root"/tmp/host-ca.crt
   find "$root"/opt/certbot -name __pycache__ -prune -exec rm -rf '{}' +
   ln -s /opt/certbot/bin/certbot "$root"/usr/local/bin/certbot
