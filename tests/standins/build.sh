@@ -22,12 +22,20 @@ python_tag="python:$(answer python_version | python3 -c 'import ast, sys; print(
 postgres_tag=$(answer __postgres_image)
 nginx_tag=$(answer __nginx_image)
 redis_tag=$(answer __redis_image)
+certbot_tag=$(answer __certbot_image)
+# Images only the tests use (no default for a user to answer): test-images.json names them.
+test_image() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
+    "$here/test-images.json" "$1"
+}
+pebble_tag=$(test_image pebble)
 
 # A stand-in is the version its tag claims, or is not built: one tagged with another
 # version would hide exactly the problems (missing features, fixed CVEs) of the real one.
 check_version() {
   local tag=$1 actual=$2 claimed=${1#*:}
   claimed=${claimed%-slim}
+  claimed=${claimed#v}
   case $actual in
     "$claimed" | "$claimed".*) ;;
     *)
@@ -151,8 +159,11 @@ build_nginx() {
   install -m 0644 "$here/nginx.conf" "$root"/etc/nginx/nginx.conf
   install -m 0644 "$here/nginx-default.conf" "$root"/etc/nginx/conf.d/default.conf
   install -m 0644 "$here/nginx-50x.html" "$root"/usr/share/nginx/html/50x.html
-  import_rootfs "$root" "$tag" 'EXPOSE 80' 'STOPSIGNAL SIGQUIT' \
-    'CMD ["nginx", "-g", "daemon off;"]'
+  # The official entrypoint's interface: scripts in /docker-entrypoint.d run before nginx.
+  install -d -m 0755 "$root"/docker-entrypoint.d
+  install -m 0755 "$here/nginx-entrypoint.sh" "$root"/docker-entrypoint.sh
+  import_rootfs "$root" "$tag" 'ENTRYPOINT ["/docker-entrypoint.sh"]' 'EXPOSE 80' \
+    'STOPSIGNAL SIGQUIT' 'CMD ["nginx", "-g", "daemon off;"]'
 }
 
 # redis:<major>: Debian's redis-server run as the redis user in /data, reachable from other
@@ -168,7 +179,50 @@ build_redis() {
     'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'EXPOSE 6379' 'CMD ["redis-server"]'
 }
 
+# certbot/certbot:v<version>: certbot from PyPI in a venv, as the official image pip-installs
+# it over a Python base. Not Debian's package: that is an older release (sid has 5.5), and
+# a stand-in must be the version its tag names. openssl's CLI, as officially (the baked
+# project makes a temporary self-signed certificate with it). pip trusts the proxy's CA
+# only for the install: the host's bundle is copied in and deleted before the import.
+build_certbot() {
+  local tag=$certbot_tag root="$cache/certbot" version=${certbot_tag#*:v}
+  have_image "$tag" && return
+  make_rootfs "$root" python3,python3-venv,openssl,ca-certificates,netbase
+  chroot "$root" python3 -m venv /opt/certbot
+  install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root"/tmp/host-ca.crt
+  # A clean environment: the host's PIP_* and REQUESTS_CA_BUNDLE name host paths, which
+  # would point pip in the root at the wrong files. A proxy, if the host has one, is kept.
+  local env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+    LANG=C.UTF-8) var
+  for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+    if [ -n "${!var:-}" ]; then env+=("$var=${!var}"); fi
+  done
+  env -i "${env[@]}" chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir \
+    --disable-pip-version-check --cert /tmp/host-ca.crt "certbot==$version"
+  rm -f "$root"/tmp/host-ca.crt
+  find "$root"/opt/certbot -name __pycache__ -prune -exec rm -rf '{}' +
+  ln -s /opt/certbot/bin/certbot "$root"/usr/local/bin/certbot
+  check_version "$tag" "$(chroot "$root" certbot --version | cut -d' ' -f2)"
+  import_rootfs "$root" "$tag" 'VOLUME /etc/letsencrypt /var/lib/letsencrypt' \
+    'WORKDIR /opt/certbot' 'EXPOSE 80 443' 'ENTRYPOINT ["certbot"]'
+}
+
+# letsencrypt/pebble:v<version>: Let's Encrypt's ACME test server, for the HTTPS tests only.
+# Debian's package, from sid, which has its current release (trixie's is 2.6). It ships no
+# config and no certificate for its own HTTPS: a test mounts both and passes -config.
+build_pebble() {
+  local tag=$pebble_tag root="$cache/pebble"
+  have_image "$tag" && return
+  make_rootfs "$root" pebble sid
+  # `pebble -version` says "dev"; the package's upstream version is the true one.
+  # shellcheck disable=SC2016 # dpkg-query's own ${Version}, not the shell's
+  check_version "$tag" "$(chroot "$root" dpkg-query -W -f '${Version}' pebble | sed 's/[+~-].*//')"
+  import_rootfs "$root" "$tag" 'ENTRYPOINT ["/usr/bin/pebble"]' 'EXPOSE 14000 15000'
+}
+
 build_python
 build_postgres
 build_nginx
 build_redis
+build_certbot
+build_pebble
