@@ -24,7 +24,9 @@ from harness.stacks import PUBLIC_HOST, free_port, stack_up
 from harness.template import TEMPLATE
 from harness.tls import Authority, handshake, https_request, served_certificate, trusting
 
-PEBBLE_IMAGE = json.loads((TEMPLATE / "tests/standins/test-images.json").read_text())["pebble"]
+# Images only the tests run, built here as stand-ins (tests/standins/build.sh). certbot: the
+# newest release this machine's package index has (see test-images.json).
+TEST_IMAGES = json.loads((TEMPLATE / "tests/standins/test-images.json").read_text())
 PEBBLE_OVERRIDE = str(TEMPLATE / "harness/compose.pebble.yaml")
 # A Pebble profile whose certificates expire within the test.
 SHORT_LIVED_SECONDS = 20
@@ -69,7 +71,8 @@ def acme_env(image, pebble_dir, **extra):
         "PROXY_IMAGE": image("default", target="nginx"),
         "TLS_MODE": "acme",
         "ACME_DIRECTORY": "https://pebble:14000/dir",
-        "PEBBLE_IMAGE": PEBBLE_IMAGE,
+        "PEBBLE_IMAGE": TEST_IMAGES["pebble"],
+        "CERTBOT_IMAGE": TEST_IMAGES["certbot"],
         "PEBBLE_DIR": str(pebble_dir),
         "PEBBLE_MANAGEMENT_PORT": str(free_port()),
         "DOMAIN_ALIAS": PUBLIC_HOST,
