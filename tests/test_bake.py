@@ -81,7 +81,8 @@ def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run
     sources = [path for line in copies for name in line.split() if name != "."
                for path in project.glob(name)]  # fmt: skip
     assert not [path for path in sources if "deploy" in path.relative_to(project).parts]
-    mounts = re.findall(r"^ *- \./(docker/\S+):", (project / "compose.prod.yaml").read_text(), re.M)
+    compose = (project / "compose.prod.yaml").read_text()
+    mounts = re.findall(r"^ *- \./(docker/[^\s:]+):", compose, re.M)
     sources += [project / name for name in mounts]
     for path in (project / "docker").rglob("*"):
         if path.is_file():
