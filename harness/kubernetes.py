@@ -20,7 +20,11 @@ PROBE_KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
 KUBELET_HOST = "10.0.0.7:8000"
 # The runtime image's settings module (its ENV), which the manifests rely on.
 SETTINGS_MODULE = "config.settings.prod"
-NGINX_UPSTREAM = "/etc/nginx/conf.d/upstream.conf"
+# Where the nginx image keeps its site's parts (docker/nginx/*.conf), and the script that
+# writes the site from them at start, into conf.d (docker/nginx/site.sh).
+NGINX_UPSTREAM = "/etc/nginx/site/upstream.conf"
+NGINX_SITE_SCRIPT = "docker/nginx/site.sh"
+NGINX_SITE = "/etc/nginx/conf.d/default.conf"
 # yamllint's defaults, with lines up to 100 characters (as ruff's) and no "---" opening
 # each file: kustomize's own files never have one.
 YAMLLINT_CONFIG = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
@@ -63,7 +67,8 @@ def port_number(container, port):
 
 
 def environment(container, objects):
-    """The variables a container gets from the ConfigMaps and Secrets it names."""
+    """The variables a container gets from the ConfigMaps and Secrets it names, and its
+    own `env` values (which win, as in Kubernetes)."""
     env = {}
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
@@ -71,7 +76,21 @@ def environment(container, objects):
         else:
             secret = named(objects, "Secret")[source["secretRef"]["name"]]
             env |= {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-    return env
+    return env | {variable["name"]: variable["value"] for variable in container.get("env", [])}
+
+
+def nginx_site(project, env, directory):
+    """The site the nginx image's start writes for this environment (docker/nginx/site.sh,
+    run here with the host's sh, into `directory` instead of conf.d)."""
+    script = (project / NGINX_SITE_SCRIPT).read_text()
+    site = directory / "default.conf"
+    assert f"site={NGINX_SITE}\n" in script
+    result = subprocess.run(
+        ["sh", "-c", script.replace(f"site={NGINX_SITE}\n", f"site={site}\n")],
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return site.read_text()
 
 
 def config_map_files(objects, pod, container):

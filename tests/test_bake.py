@@ -59,7 +59,10 @@ def test_default_bake_has_the_documented_layout(bake):
         "compose.prod.yaml",
         "manage.py",
         "docker/gunicorn.conf.py",
-        "docker/nginx/default.conf",
+        "docker/nginx/http.conf",
+        "docker/nginx/app.conf",
+        "docker/nginx/site.sh",
+        "docker/acme/keep-certificate.sh",
         "config/settings/base.py",
         "config/settings/dev.py",
         "config/settings/prod.py",
@@ -71,10 +74,16 @@ def test_default_bake_has_the_documented_layout(bake):
 
 
 def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run(bake):
+    """docker/: what the Dockerfile copies into the images, and what compose.prod.yaml
+    mounts into an image of someone else's (the acme service's script in certbot's)."""
     project = bake(**dict.fromkeys(YES_NO_ANSWERS, "y"))
     copies = re.findall(r"^COPY (?!--from)(.+) \S+$", (project / "Dockerfile").read_text(), re.M)
-    sources = [project / name for line in copies for name in line.split() if name != "."]
+    sources = [path for line in copies for name in line.split() if name != "."
+               for path in project.glob(name)]  # fmt: skip
     assert not [path for path in sources if "deploy" in path.relative_to(project).parts]
+    compose = (project / "compose.prod.yaml").read_text()
+    mounts = re.findall(r"^ *- \./(docker/[^\s:]+):", compose, re.M)
+    sources += [project / name for name in mounts]
     for path in (project / "docker").rglob("*"):
         if path.is_file():
             assert any(path == source or source in path.parents for source in sources), path
@@ -94,6 +103,7 @@ def readme_sections(use_celery, use_kubernetes):
         "Run it",
         "How a request flows",
         "Where to change what",
+        "HTTPS",
         *(["Celery"] if use_celery == "y" else []),
         "Docker Swarm",
         *(["Kubernetes"] if use_kubernetes == "y" else []),
@@ -118,7 +128,7 @@ def test_readme_maps_this_bake_in_a_newcomers_order(bake, answers):
     sections = re.findall(r"^## (.+)$", readme, re.M)
     assert sections == readme_sections(answers["use_celery"], answers["use_kubernetes"])
     named = readme_paths(readme)
-    assert {"docker/nginx/default.conf", "docker/gunicorn.conf.py"} <= named
+    assert {"docker/nginx/app.conf", "docker/nginx/site.sh", "docker/gunicorn.conf.py"} <= named
     assert not [path for path in named if not (project / path).exists()]
 
 

@@ -291,11 +291,14 @@ MIRROR = "registry.example.com/mirror/"
 
 
 def compose_files(project):
-    """Every compose file of a bake (compose*.yaml, the Swarm stack, ...): YAML with services."""
+    """Every compose file of a bake (compose*.yaml, the Swarm stack, ...): YAML with services
+    that name their images. Not an overlay, which only adds to another file's services
+    (deploy/swarm/https.yaml) and names none."""
     return sorted(
         str(path.relative_to(project))
         for path in project.rglob("*.yaml")
-        if re.search(r"^services:", path.read_text(), re.M)
+        if re.search(r"^services:", text := path.read_text(), re.M)
+        and re.search(r"^ +(image|build):", text, re.M)
     )
 
 

@@ -27,6 +27,7 @@ from harness.kubernetes import (
     environment,
     kustomize,
     named,
+    nginx_site,
     pod_spec,
     pods_selected,
     port_number,
@@ -202,13 +203,14 @@ def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, 
         }
 
 
-def test_nginx_probes_reach_nginx_own_health_location(overlays, project):
+def test_nginx_probes_reach_nginx_own_health_location(overlays, project, tmp_path):
     """By pod IP, nginx's default server drops the request (444): the probe must name a
-    host that nginx's site serves, and a location that site answers itself."""
-    config = (project / "docker/nginx/default.conf").read_text()
-    servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
+    host that nginx's site serves, and a location that site answers itself. The site is
+    the one nginx's start writes for the container's environment (TLS_MODE)."""
     for objects in overlays.values():
         (container,) = pod_spec(named(objects, "Deployment")["nginx"])["containers"]
+        config = nginx_site(project, environment(container, objects), tmp_path)
+        servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
         for kind in ("livenessProbe", "readinessProbe"):
             probe = container[kind]["httpGet"]
             assert f"listen {port_number(container, probe['port'])};" in config
@@ -285,6 +287,10 @@ def test_the_ingress_routes_the_domain_over_tls_to_services_that_exist(overlays)
         (rule,) = ingress["spec"]["rules"]
         assert rule["host"] == PUBLIC_HOST
         assert [PUBLIC_HOST] in [tls["hosts"] for tls in ingress["spec"]["tls"]]
+        # Behind it nginx speaks plain HTTP, believing the controller's X-Forwarded-Proto.
+        (nginx,) = pod_spec(named(objects, "Deployment")["nginx"])["containers"]
+        env = environment(nginx, objects)
+        assert env["TLS_MODE"] == "off" and env["TRUSTED_PROXIES"].split()
         for path in rule["http"]["paths"]:
             backend = path["backend"]["service"]
             ports = services[backend["name"]]["spec"]["ports"]

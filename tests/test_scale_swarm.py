@@ -17,7 +17,7 @@ import yaml
 from harness import client, engine
 from harness.figures import record_figures
 from harness.load import wrk_command, wrk_figures
-from harness.stacks import VIA_HTTPS, free_port
+from harness.stacks import BEHIND_LOAD_BALANCER, VIA_HTTPS, free_port
 from harness.template import DEFAULT_SLUG, OPTION_SETS
 
 STACK_FILE = "deploy/swarm/stack.yaml"
@@ -129,6 +129,8 @@ def stack(swarm, bake, image, versions, tmp_path_factory):
         "APP_IMAGE": versions["v1"],
         "PROXY_IMAGE": image("default", target="nginx"),
         "HTTP_PORT": str(port),
+        # This host is the load balancer: its X-Forwarded-Proto is believed.
+        "TRUSTED_PROXIES": BEHIND_LOAD_BALANCER["TRUSTED_PROXIES"],
     }
     project = bake()
     try:
