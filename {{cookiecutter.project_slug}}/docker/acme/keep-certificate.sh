@@ -11,9 +11,9 @@ certificate=/tls/certificate.pem
 webroot=/var/www/acme
 # certbot's name for the certificate: its folder under /etc/letsencrypt/live.
 name=site
-# How often certbot is asked whether the certificate is due (it renews 30 days before
-# expiry, or when the CA says so), with up to an hour's jitter so that many hosts started
-# together do not ask the CA at the same moment.
+# How often certbot is asked whether the certificate is due (it renews with a third of its
+# lifetime left, or when the CA's renewal information says so), with up to an hour's
+# jitter so that many hosts started together do not ask the CA at the same moment.
 check_seconds=${ACME_CHECK_SECONDS:-43200}
 # After a failure, wait this long, then twice as long each time, up to check_seconds.
 retry_seconds=${ACME_RETRY_SECONDS:-60}
