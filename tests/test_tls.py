@@ -118,7 +118,11 @@ def issued(stack, tmp_path):
         except (ssl.SSLError, OSError):
             return None
 
-    return client.poll(verified, ISSUANCE_DEADLINE, interval=1, what="a Pebble certificate")
+    try:
+        return client.poll(verified, ISSUANCE_DEADLINE, interval=1, what="a Pebble certificate")
+    except AssertionError as missing:
+        logs = stack.stack.compose("logs", "--tail", "40", "acme", "pebble", "nginx").stdout
+        raise AssertionError(f"{missing}; what acme, pebble and nginx said:\n{logs}") from None
 
 
 @pytest.fixture(scope="module")

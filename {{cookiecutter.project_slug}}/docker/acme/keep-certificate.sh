@@ -41,7 +41,7 @@ install_certificate() {
 }
 
 # Until the CA has issued one, nginx serves a self-signed certificate, so HTTPS is up at
-# once (browsers warn) and port 80 can answer the CA's challenge.
+# once (browsers warn).
 serve_temporary_certificate() {
     [ -s "$certificate" ] && return
     scratch=$(mktemp -d)
@@ -63,7 +63,7 @@ challenge_reachable() {
     echo "$token" >"$webroot/.well-known/acme-challenge/$token"
     unreachable=""
     for domain in $(echo "$DOMAINS" | tr ',' ' '); do
-        python3 - "http://$domain/.well-known/acme-challenge/$token" "$token" <<'PY' ||
+        python3 - "http://$domain/.well-known/acme-challenge/$token" "$token" 2>/dev/null <<'PY' ||
 import sys, urllib.request
 with urllib.request.urlopen(sys.argv[1], timeout=10) as answer:
     sys.exit(answer.read().decode().strip() != sys.argv[2])
