@@ -191,13 +191,6 @@ def test_a_name_not_served_here_gets_no_certificate(acme, tmp_path):
             handshake(acme.stack.https_port, name, context)
 
 
-def test_admin_login_is_rate_limited_per_client(acme, tmp_path):
-    context = acme.context(tmp_path)
-    statuses = [acme.get("/admin/login/", context)[0] for _ in range(16)]
-    assert statuses[0] == 200
-    assert 429 in statuses, statuses
-
-
 def test_renewal_under_load_serves_a_new_certificate_without_restart_or_failure(acme, tmp_path):
     context = acme.context(tmp_path)
     before, nginx = acme.certificate(context), acme.nginx_started()
@@ -310,6 +303,13 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
     assert heading
 
 
+def test_admin_login_is_rate_limited_per_client(acme, tmp_path):
+    context = acme.context(tmp_path)
+    statuses = [acme.get("/admin/login/", context)[0] for _ in range(16)]
+    assert statuses[0] == 200
+    assert 429 in statuses, statuses
+
+
 # ---- when it cannot: one clear line, no hammering -------------------------------------------
 
 
@@ -317,6 +317,7 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
 def edge_only(bake, image, tmp_path):
     """nginx and the acme service alone (no app), in a project of their own; taken down with
     its volumes after."""
+    (tmp_path / "pebble").mkdir()
     pebble_dir = pebble_directory(tmp_path / "pebble")
     started = []
 
@@ -329,9 +330,9 @@ def edge_only(bake, image, tmp_path):
         files = ["compose.prod.yaml", PEBBLE_OVERRIDE]
         engine.compose(project, files, "up", "--detach", "--no-deps", "--no-build", "--pull",
                        "never", "nginx", "acme", "pebble", env=env, check=True)  # fmt: skip
-        return lambda *args: engine.compose(project, files, *args, env=env, check=True).stdout
+        compose = lambda *args: engine.compose(project, files, *args, env=env, check=True).stdout  # noqa: E731
+        return compose, int(env["HTTPS_PORT"])
 
-    pebble_dir.mkdir()
     yield up
     for project, env in started:
         engine.compose(project, ["compose.prod.yaml", PEBBLE_OVERRIDE], "down", "--volumes",
@@ -343,7 +344,13 @@ def acme_lines(compose, text):
 
 
 def test_an_unreachable_ca_leaves_a_temporary_certificate_and_retries_with_back_off(edge_only):
-    compose = edge_only(ACME_DIRECTORY="https://pebble:14999/dir")  # nothing listens there
+    compose, https_port = edge_only(ACME_DIRECTORY="https://pebble:14999/dir")  # nobody there
+    unverified = ssl.create_default_context()
+    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+    temporary = client.poll(lambda: served_certificate(https_port, PUBLIC_HOST, unverified), 30,
+                            what="a temporary certificate served")  # fmt: skip
+    assert temporary.subject == temporary.issuer  # self-signed
+    assert PUBLIC_HOST in temporary.subject.rfc4514_string()
     client.poll(lambda: len(acme_lines(compose, "next try in")) >= 3, 60,
                 what="three failed attempts")  # fmt: skip
     waits = [int(line.rsplit(" ", 1)[1].rstrip("s")) for line in acme_lines(compose, "next try in")]
@@ -354,7 +361,7 @@ def test_an_unreachable_ca_leaves_a_temporary_certificate_and_retries_with_back_
 
 
 def test_a_name_that_does_not_reach_this_nginx_is_named_and_the_ca_is_not_asked(edge_only):
-    compose = edge_only(DOMAINS=f"{PUBLIC_HOST},unreachable.invalid")
+    compose, _ = edge_only(DOMAINS=f"{PUBLIC_HOST},unreachable.invalid")
     client.poll(lambda: acme_lines(compose, "does not reach this nginx"), 60,
                 what="the unreachable name reported")  # fmt: skip
     assert "unreachable.invalid" in acme_lines(compose, "does not reach this nginx")[0]

@@ -2,7 +2,7 @@
 # Entrypoint of the nginx stand-in (see build.sh), honouring the official image's
 # interface: when the command is nginx (or nginx-debug), every executable *.sh under
 # /docker-entrypoint.d runs and every executable *.envsh is sourced, in version order; the
-# first that fails stops the container with its status. Then the command runs as PID 1.
+# first that fails stops the container with its status (and nothing more to say). Then the command runs as PID 1.
 # Progress goes to stdout unless NGINX_ENTRYPOINT_QUIET_LOGS is set. Unlike the official
 # script, the loop is not in a pipeline's subshell, so what an .envsh exports reaches nginx.
 set -eu
@@ -51,8 +51,8 @@ if [ "${1:-}" = nginx ] || [ "${1:-}" = nginx-debug ]; then
           ;;
         *) say "Ignoring $script" ;;
       esac
+      # Silent, as officially: the script has said what is wrong.
       if [ "$status" -ne 0 ]; then
-        echo "$0: $script failed (exit status $status), not starting $1" >&2
         exit "$status"
       fi
     done
