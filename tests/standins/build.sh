@@ -197,8 +197,11 @@ build_certbot() {
   for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     if [ -n "${!var:-}" ]; then env+=("$var=${!var}"); fi
   done
-  env -i "${env[@]}" chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir \
-    --disable-pip-version-check --cert /tmp/host-ca.crt "certbot==$version"
+  if ! env -i "${env[@]}" chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir \
+    --disable-pip-version-check --cert /tmp/host-ca.crt "certbot==$version"; then
+    echo "stand-in $tag: pip could not install certbot $version (is it released?)" >&2
+    exit 1
+  fi
   rm -f "$root"/tmp/host-ca.crt
   find "$root"/opt/certbot -name __pycache__ -prune -exec rm -rf '{}' +
   ln -s /opt/certbot/bin/certbot "$root"/usr/local/bin/certbot
