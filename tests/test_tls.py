@@ -247,8 +247,9 @@ def test_an_expired_certificate_is_renewed_and_served(acme, tmp_path):
 def test_the_edge_passes_a_tls_scanner_with_no_high_or_critical_finding(acme, tmp_path):
     report = tmp_path / "testssl.json"
     scan = subprocess.run(
-        ["testssl.sh", "--quiet", "--color", "0", "--warnings", "off", "--openssl-timeout", "5",
-         "--jsonfile", str(report), "--ip", "127.0.0.1",
+        # Debian's testssl.sh; offline: no DNS, the site's name only as SNI and Host.
+        ["testssl", "--quiet", "--nodns", "none", "--color", "0", "--warnings", "off",
+         "--openssl-timeout", "5", "--jsonfile", str(report), "--ip", "127.0.0.1",
          f"https://{PUBLIC_HOST}:{acme.stack.https_port}/"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -293,14 +294,14 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
             page.goto(site + "/admin/login/")
             page.fill("#id_username", "admin")
             page.fill("#id_password", password)
-            page.click("input[type=submit]")
-            page.wait_for_url(site + "/admin/")
+            with page.expect_navigation():
+                page.click("input[type=submit]")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=ARTIFACTS / "admin-over-https.png")
-            heading = page.inner_text("#site-name")
+            landed, text = page.url, page.inner_text("body")
         finally:
             browser.close()
-    assert heading
+    assert landed == site + "/admin/", text[:500]
 
 
 def test_admin_login_is_rate_limited_per_client(acme, tmp_path):
