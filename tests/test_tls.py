@@ -33,6 +33,12 @@ SHORT_LIVED_SECONDS = 20
 # The acme service's command for "renew now" (README.md, "HTTPS").
 RENEW_NOW = ["exec", "-T", "acme", "sh", "/acme/keep-certificate.sh", "once", "--force-renewal"]
 ISSUANCE_DEADLINE = 120
+# nginx's workers each cache the certificate and look at the file again every 10 s: a new
+# one is served everywhere once this many handshakes in a row present it.
+HANDSHAKES_IN_A_ROW = 20
+# What testssl.sh rates HIGH in a certificate Pebble issued, not in the edge: Pebble's
+# certificates name no CRL or OCSP responder (Let's Encrypt's name a CRL).
+OF_THE_TEST_CA = {"cert_revocation"}
 
 
 def pebble_directory(directory):
@@ -76,6 +82,8 @@ def acme_env(image, pebble_dir, **extra):
         "PEBBLE_DIR": str(pebble_dir),
         "PEBBLE_MANAGEMENT_PORT": str(free_port()),
         "DOMAIN_ALIAS": PUBLIC_HOST,
+        # Named, as Pebble has no default among several profiles.
+        "ACME_PROFILE": "default",
         **extra,
     }
 
@@ -109,14 +117,41 @@ class AcmeStack:
         return self.stack.inspect("nginx", "{{.State.StartedAt}} {{.RestartCount}}")
 
 
+def served_everywhere(stack, context, wanted=lambda certificate: True):
+    """The certificate every nginx worker presents, once `wanted` (verified with `context`)."""
+    seen = set()
+    for _ in range(HANDSHAKES_IN_A_ROW):
+        try:
+            certificate = stack.certificate(context)
+        except (ssl.SSLError, OSError):
+            return None
+        if not wanted(certificate):
+            return None
+        seen.add(certificate)
+    return seen.pop() if len(seen) == 1 else None
+
+
+def renew_now(stack):
+    """The README's renew-now command, again while the service's own certbot holds the lock
+    (certbot refuses a second instance, saying so)."""
+
+    def renewed():
+        result = stack.compose(*RENEW_NOW, check=False)
+        assert "already running" in result.stderr or result.returncode == 0, result.stderr
+        return result.returncode == 0
+
+    client.poll(renewed, 60, interval=1, what="renew-now")
+
+
+def newer_than(old):
+    return lambda certificate: certificate.serial_number != old.serial_number
+
+
 def issued(stack, tmp_path):
     """The certificate nginx serves, once it is one Pebble issued (verified with its root)."""
 
     def verified():
-        try:
-            return stack.certificate(stack.context(tmp_path))
-        except (ssl.SSLError, OSError):
-            return None
+        return served_everywhere(stack, stack.context(tmp_path))
 
     try:
         return client.poll(verified, ISSUANCE_DEADLINE, interval=1, what="a Pebble certificate")
@@ -201,18 +236,15 @@ def test_renewal_under_load_serves_a_new_certificate_without_restart_or_failure(
 
     with Load(None, None, clients=4, max_seconds=120, send=send) as load:
         load.wait_for(20)
-        renewed = acme.stack.compose(*RENEW_NOW, check=False)
-        assert renewed.returncode == 0, renewed.stdout + renewed.stderr
-        after = client.poll(
-            lambda: (c := acme.certificate(context)).serial_number != before.serial_number and c,
-            30, interval=0.5, what="the renewed certificate served",
-        )  # fmt: skip
+        renew_now(acme.stack)
+        after = client.poll(lambda: served_everywhere(acme, context, newer_than(before)), 30,
+                            interval=0.5, what="the renewed certificate served")  # fmt: skip
         load.wait_for(20)
     summary = load.summary()
     record_figures("tls", "renewal_under_load", **summary)
     assert after.not_valid_after_utc >= before.not_valid_after_utc
     assert acme.nginx_started() == nginx
-    assert summary["failed"] == 0, summary
+    assert summary["failed"] == 0, (summary, load.failures()[:3])
 
 
 def test_an_expired_certificate_is_renewed_and_served(acme, tmp_path):
@@ -222,12 +254,13 @@ def test_an_expired_certificate_is_renewed_and_served(acme, tmp_path):
     context = acme.context(tmp_path)
     acme.stack.env["ACME_PROFILE"] = "shortlived"
     acme.stack.compose("up", "--detach", "--no-deps", "acme", check=True)
-    acme.stack.compose(*RENEW_NOW, check=True)
-    short = client.poll(
-        lambda: (c := acme.certificate(context)).not_valid_after_utc.timestamp() - time.time()
-        < SHORT_LIVED_SECONDS + 5 and c,
-        30, interval=0.5, what="the short-lived certificate served",
-    )  # fmt: skip
+    renew_now(acme.stack)
+
+    def short_lived(certificate):
+        return certificate.not_valid_after_utc.timestamp() < time.time() + SHORT_LIVED_SECONDS + 5
+
+    short = client.poll(lambda: served_everywhere(acme, context, short_lived), 30, interval=0.5,
+                        what="the short-lived certificate served")  # fmt: skip
     acme.stack.compose("stop", "acme", check=True)
     client.poll(
         lambda: time.time() > short.not_valid_after_utc.timestamp() + 1, SHORT_LIVED_SECONDS + 10,
@@ -235,21 +268,21 @@ def test_an_expired_certificate_is_renewed_and_served(acme, tmp_path):
     )  # fmt: skip
     with pytest.raises(ssl.SSLCertVerificationError):
         acme.certificate(context)
-    acme.stack.env["ACME_PROFILE"] = ""
+    acme.stack.env["ACME_PROFILE"] = "default"
     acme.stack.compose("up", "--detach", "--no-deps", "acme", check=True)
     # Verified as it is read: in date again.
-    client.poll(
-        lambda: acme.certificate(context).serial_number != short.serial_number,
-        ISSUANCE_DEADLINE, interval=1, what="a new certificate after the expired one",
-    )  # fmt: skip
+    client.poll(lambda: served_everywhere(acme, context, newer_than(short)), ISSUANCE_DEADLINE,
+                interval=1, what="a new certificate after the expired one")  # fmt: skip
 
 
 def test_the_edge_passes_a_tls_scanner_with_no_high_or_critical_finding(acme, tmp_path):
-    report = tmp_path / "testssl.json"
+    report, root = tmp_path / "testssl.json", tmp_path / "pebble-root.pem"
+    root.write_bytes(acme.pebble_root())
     scan = subprocess.run(
         # Debian's testssl.sh; offline: no DNS, the site's name only as SNI and Host.
         ["testssl", "--quiet", "--nodns", "none", "--color", "0", "--warnings", "off",
          "--openssl-timeout", "5", "--jsonfile", str(report), "--ip", "127.0.0.1",
+         "--add-ca", str(root),
          f"https://{PUBLIC_HOST}:{acme.stack.https_port}/"],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
@@ -261,7 +294,11 @@ def test_the_edge_passes_a_tls_scanner_with_no_high_or_critical_finding(acme, tm
     for finding in findings:
         severities[finding["severity"]] = severities.get(finding["severity"], 0) + 1
     record_figures("tls", "testssl_severities", **severities)
-    serious = [f for f in findings if f["severity"] in ("HIGH", "CRITICAL")]
+    serious = [
+        finding
+        for finding in findings
+        if finding["severity"] in ("HIGH", "CRITICAL") and finding["id"] not in OF_THE_TEST_CA
+    ]
     assert not serious, serious
 
 
