@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import client, engine
-from harness.template import COOKIECUTTER
+from harness.template import COOKIECUTTER, TEST_IMAGES
 
 PUBLIC_HOST = COOKIECUTTER["domain_name"]  # the default answer
 # What a TLS-terminating load balancer in front of nginx adds.
@@ -64,7 +64,7 @@ def stack_up(project, compose_files, env):
     port = free_port()
     env = {"COMPOSE_PROJECT_NAME": f"ddtest-{uuid.uuid4().hex[:8]}", "HTTP_ADDRESS": "127.0.0.1",
            "HTTP_PORT": str(port), "DEV_PORT": str(port), "HTTPS_PORT": str(free_port()),
-           **env}  # fmt: skip
+           "CERTBOT_IMAGE": TEST_IMAGES["certbot"], **env}  # fmt: skip
     stack = Stack(project, compose_files, env, f"http://127.0.0.1:{port}")
     try:
         stack.up()

@@ -19,6 +19,9 @@ OFFICIAL_IMAGES = {
     "REDIS_IMAGE": COOKIECUTTER["__redis_image"],
     "CERTBOT_IMAGE": COOKIECUTTER["__certbot_image"],
 }
+# Images the tests run in place of a default, built here as stand-ins (tests/standins/
+# build.sh): Pebble, and certbot at the newest release this machine's PyPI serves.
+TEST_IMAGES = json.loads((TEMPLATE / "tests/standins/test-images.json").read_text())
 DEFAULT_SLUG = "my_service"  # what cookiecutter.json's slug expression makes of the default name
 # Every yes/no answer (use_celery, use_kubernetes, ...).
 YES_NO_ANSWERS = [name for name, default in COOKIECUTTER.items() if default in ("y", "n")]

@@ -62,12 +62,14 @@ class SwarmStack:
         lines = (logs.stdout + logs.stderr).splitlines()
         return [datetime.fromisoformat(line.split()[0]) for line in lines if text in line]
 
-    def proxy_trouble(self):
-        """nginx's lines about anything but a 200: what a failed request looked like."""
+    def with_proxy_trouble(self, figures):
+        """The figures, then nginx's lines about anything but a 200, one a line: what a failed
+        request looked like."""
         logs = engine.docker("service", "logs", "--raw", self.service("nginx"))
         lines = (logs.stdout + logs.stderr).splitlines()
-        return [line for line in lines if "[error]" in line or "[warn]" in line
-                or ('" 200 ' not in line and "HTTP/1.1" in line)][-20:]  # fmt: skip
+        trouble = [line for line in lines if "[error]" in line or "[warn]" in line
+                   or ('" 200 ' not in line and "HTTP/1.1" in line)][-20:]  # fmt: skip
+        return "\n".join([str(figures), *trouble])
 
     def update_image(self, service, image):
         """Roll the service to `image` and wait until Swarm is done (converged or rolled
@@ -259,7 +261,7 @@ def test_rolling_update_under_load_fails_no_request(stack, versions):
     assert state == "completed"
     assert stack.running_images("web") == [versions["v2"]] * 2
     assert figures["requests"] > 0
-    assert figures["failed"] == 0, (figures, stack.proxy_trouble())
+    assert figures["failed"] == 0, stack.with_proxy_trouble(figures)
 
 
 def test_update_to_a_never_healthy_image_rolls_back_and_keeps_answering(stack, versions):
@@ -270,4 +272,4 @@ def test_update_to_a_never_healthy_image_rolls_back_and_keeps_answering(stack, v
     assert state == "rollback_completed"
     assert stack.inspect("web", image_of_web).strip() == serving
     assert stack.get("/").status == 200
-    assert figures["failed"] == 0, (figures, stack.proxy_trouble())
+    assert figures["failed"] == 0, stack.with_proxy_trouble(figures)

@@ -21,12 +21,9 @@ from harness.browser import CHROMIUM_FLAGS
 from harness.figures import ARTIFACTS, record_figures
 from harness.load import Load
 from harness.stacks import PUBLIC_HOST, free_port, stack_up
-from harness.template import TEMPLATE
+from harness.template import TEMPLATE, TEST_IMAGES
 from harness.tls import Authority, handshake, https_request, served_certificate, trusting
 
-# Images only the tests run, built here as stand-ins (tests/standins/build.sh). certbot: the
-# newest release this machine's package index has (see test-images.json).
-TEST_IMAGES = json.loads((TEMPLATE / "tests/standins/test-images.json").read_text())
 PEBBLE_OVERRIDE = str(TEMPLATE / "harness/compose.pebble.yaml")
 # A Pebble profile whose certificates expire within the test.
 SHORT_LIVED_SECONDS = 20
@@ -78,7 +75,7 @@ def acme_env(image, pebble_dir, **extra):
         "TLS_MODE": "acme",
         "ACME_DIRECTORY": "https://pebble:14000/dir",
         "PEBBLE_IMAGE": TEST_IMAGES["pebble"],
-        "CERTBOT_IMAGE": TEST_IMAGES["certbot"],
+        "CERTBOT_IMAGE": TEST_IMAGES["certbot"],  # for edge_only, which is no stack_up
         "PEBBLE_DIR": str(pebble_dir),
         "PEBBLE_MANAGEMENT_PORT": str(free_port()),
         "DOMAIN_ALIAS": PUBLIC_HOST,

@@ -73,7 +73,8 @@ files)
     for variable in TLS_CERTIFICATE TLS_CERTIFICATE_KEY; do
         eval "path=\${$variable:-}"
         [ -n "$path" ] || fail "TLS_MODE=files needs $variable (a path in the container)"
-        [ -r "$path" ] || fail "TLS_MODE=files: cannot read $variable=$path"
+        # Unset in compose.prod.yaml, a secret is /dev/null: readable, and empty.
+        [ -r "$path" ] && [ -s "$path" ] || fail "TLS_MODE=files: cannot read $variable=$path"
     done
     # Read once at start: after replacing the files, `nginx -s reload` serves them.
     servers="$(to_https)
