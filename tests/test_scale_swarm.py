@@ -3,6 +3,7 @@ secrets from the swarm and migrations as a job; rolled to a new version under lo
 a failed request, and rolled back from a version that never turns healthy."""
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -220,12 +221,31 @@ def test_web_started_only_after_the_last_migration_was_applied(stack):
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option_set):
-    stack_file = bake(**OPTION_SETS[option_set]) / STACK_FILE
+    """Redis always (the cache every replica shares); with Celery a worker and exactly one
+    beat. nginx serves uploads from the media volume web writes, read-only."""
+    answers = OPTION_SETS[option_set]
+    project = bake(**answers)
+    stack_file = project / STACK_FILE
     result = engine.docker("stack", "config", "--compose-file", str(stack_file))
-    expected = {"migrate", "web", "nginx", "db"}
-    if option_set == "celery":
-        expected |= {"worker", "redis"}
-    assert set(yaml.safe_load(result.stdout)["services"]) == expected
+    services = yaml.safe_load(result.stdout)["services"]
+    expected = {"migrate", "web", "nginx", "db", "redis"}
+    if answers.get("use_celery") == "y":
+        expected |= {"worker", "beat"}
+        assert services["beat"]["deploy"]["replicas"] == 1
+    assert set(services) == expected
+    for name, service in services.items():
+        if service["image"] == services["web"]["image"]:
+            assert service["environment"]["CACHE_URL"].startswith("redis://redis:"), name
+
+    def media(service):
+        return [(m["target"], m.get("read_only", False)) for m in service.get("volumes", [])
+                if m.get("source") == "media"]  # fmt: skip
+
+    assert [read_only for _, read_only in media(services["web"])] == [False]
+    (nginx_media,) = media(services["nginx"])
+    site = (project / "docker/nginx/app.conf").read_text()
+    assert re.search(r"location \^~ /media/ \{\n\s*alias (\S+)/;", site)[1] == nginx_media[0]
+    assert nginx_media[1] is True
 
 
 def test_every_option_in_the_stack_file_is_applied(stack):
