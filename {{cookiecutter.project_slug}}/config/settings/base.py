@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from {{ cookiecutter.project_slug }}.core.request_log import RequestContextFilter
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 PROJECT_NAME = "{{ cookiecutter.__py_project_name }}"
@@ -262,7 +264,8 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 def admins():
     """DJANGO_ADMINS, comma-separated `Name <address>` or `address`: who gets an email
     for each server error. https://docs.djangoproject.com/en/5.2/ref/settings/#admins"""
-    addresses = getaddresses([env.str("DJANGO_ADMINS", default="")])
+    value = env.str("DJANGO_ADMINS", default="")
+    addresses = getaddresses([value]) if value.strip() else []
     if any("@" not in address for _, address in addresses):
         raise ImproperlyConfigured(
             "DJANGO_ADMINS must be comma-separated addresses like Ada <ada@example.com>"
@@ -307,9 +310,7 @@ def logging_config(default_format):
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {
-            "request": {"()": "{{ cookiecutter.project_slug }}.core.request_log.RequestContextFilter"}
-        },
+        "filters": {"request": {"()": RequestContextFilter}},
         "formatters": {
             "plain": {"format": "{levelname} {name} {message}", "style": "{"},
             # https://nhairs.github.io/python-json-logger/latest/quickstart/
