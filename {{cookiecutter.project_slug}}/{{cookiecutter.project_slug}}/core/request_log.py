@@ -11,6 +11,9 @@ import time
 import uuid
 from contextvars import ContextVar
 
+from django.core.signals import request_finished
+from django.dispatch import receiver
+
 REQUEST_ID = ContextVar("request_id", default=None)
 USER_ID = ContextVar("user_id", default=None)
 
@@ -42,28 +45,24 @@ class RequestLogMiddleware:
         came_with_id = bool(VALID_REQUEST_ID.fullmatch(request_id))
         if not came_with_id:
             request_id = uuid.uuid4().hex
-        request_id_token = REQUEST_ID.set(request_id)
-        user_id_token = USER_ID.set(None)
+        REQUEST_ID.set(request_id)
+        USER_ID.set(None)
         started = time.perf_counter()
-        try:
-            response = self.get_response(request)
-            duration_ms = round((time.perf_counter() - started) * 1000)
-            logger.info(
-                "%s %s %s %dms",
-                request.method,
-                request.path,
-                response.status_code,
-                duration_ms,
-                extra={
-                    "method": request.method,
-                    "path": request.path,
-                    "status": response.status_code,
-                    "duration_ms": duration_ms,
-                },
-            )
-        finally:
-            USER_ID.reset(user_id_token)
-            REQUEST_ID.reset(request_id_token)
+        response = self.get_response(request)
+        duration_ms = round((time.perf_counter() - started) * 1000)
+        logger.info(
+            "%s %s %s %dms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
         if not came_with_id:
             response["X-Request-ID"] = request_id
         return response
@@ -79,3 +78,11 @@ class UserIdMiddleware:
         if request.user.is_authenticated:
             USER_ID.set(request.user.pk)
         return self.get_response(request)
+
+
+# Kept until the response is sent, not just until this middleware returns: Django logs
+# "Not Found" and other 4xx/5xx lines after the whole middleware chain.
+@receiver(request_finished)
+def forget_request(**kwargs):
+    REQUEST_ID.set(None)
+    USER_ID.set(None)
