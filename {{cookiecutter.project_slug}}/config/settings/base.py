@@ -256,7 +256,10 @@ vars().update(email_from_url())
 # A stalled mail server must not hold a gunicorn thread for ever.
 EMAIL_TIMEOUT = 10
 # https://docs.djangoproject.com/en/5.2/ref/settings/#default-from-email
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="noreply@{{ cookiecutter.domain_name }}")
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL",
+    default="noreply@{{ cookiecutter.domain_name }}",
+)
 # The sender of error mails to ADMINS.
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
