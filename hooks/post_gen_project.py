@@ -20,6 +20,7 @@ OPTIONAL_PATHS = {
         "{{ cookiecutter.project_slug }}/jobs",
         "tests/test_jobs.py",
         "deploy/k8s/base/worker.yaml",
+        "deploy/k8s/base/beat.yaml",
     ],
     "use_sentry": ["config/sentry.py", "tests/test_sentry.py"],
     "use_kubernetes": ["deploy/k8s"],
