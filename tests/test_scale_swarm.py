@@ -19,7 +19,7 @@ from harness import client, engine
 from harness.figures import record_figures
 from harness.load import wrk_command, wrk_figures
 from harness.stacks import BEHIND_LOAD_BALANCER, VIA_HTTPS, free_port
-from harness.template import DEFAULT_SLUG, OPTION_SETS
+from harness.template import DEFAULT_SLUG, OPTION_SETS, TEMPLATE, TEST_IMAGES
 
 STACK_FILE = "deploy/swarm/stack.yaml"
 S3_FILE = "deploy/swarm/s3.yaml"
@@ -37,7 +37,17 @@ UPDATE_TIMEOUT = 240
 class SwarmStack:
     name: str
     base_url: str
+    compose_files: list
+    env: dict
     deploy_output: str = ""
+
+    def deploy(self, *extra_files, env=None):
+        """`docker stack deploy` of the stack's files (and more), without waiting."""
+        files = [arg for path in (*self.compose_files, *extra_files)
+                 for arg in ("--compose-file", str(path))]  # fmt: skip
+        deployed = engine.docker("stack", "deploy", "--detach=true", *files, self.name,
+                                 env={**self.env, **(env or {})})  # fmt: skip
+        self.deploy_output = deployed.stdout + deployed.stderr
 
     def get(self, path):
         return client.request(self.base_url + path, headers=VIA_HTTPS)
@@ -128,7 +138,6 @@ def stack(swarm, bake, image, versions, tmp_path_factory):
         (secrets_dir / name).write_text(value)
         engine.docker("secret", "create", name, str(secrets_dir / name))
     port = free_port()
-    stack = SwarmStack(f"ddswarm-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}")
     env = {
         "APP_IMAGE": versions["v1"],
         "PROXY_IMAGE": image("default", target="nginx"),
@@ -136,13 +145,10 @@ def stack(swarm, bake, image, versions, tmp_path_factory):
         # This host is the load balancer: its X-Forwarded-Proto is believed.
         "TRUSTED_PROXIES": BEHIND_LOAD_BALANCER["TRUSTED_PROXIES"],
     }
-    project = bake()
+    stack = SwarmStack(f"ddswarm-{uuid.uuid4().hex[:8]}", f"http://127.0.0.1:{port}",
+                       [bake() / STACK_FILE], env)  # fmt: skip
     try:
-        deployed = engine.docker(
-            "stack", "deploy", "--detach=true", "--compose-file", str(project / STACK_FILE),
-            stack.name, env=env,
-        )  # fmt: skip
-        stack.deploy_output = deployed.stdout + deployed.stderr
+        stack.deploy()
         client.poll(
             lambda: stack.get("/").status == 200, DEPLOY_DEADLINE, interval=1,
             what="home page 200 through nginx after `docker stack deploy`",
@@ -325,3 +331,72 @@ def test_update_to_a_never_healthy_image_rolls_back_and_keeps_answering(stack, v
     assert stack.inspect("web", image_of_web).strip() == serving
     assert stack.get("/").status == 200
     assert figures["failed"] == 0, stack.with_proxy_trouble(figures)
+
+
+def test_with_s3_a_file_one_replica_saves_is_read_by_the_other(stack, tmp_path):
+    """Why s3.yaml exists: a volume is each node's own, a bucket every replica's. The stack
+    is deployed again with s3.yaml and the S3 stand-in (moto) beside it; one web replica
+    saves a file through Django's storage, the other reads it back, byte for byte."""
+    for key in ("aws_access_key_id", "aws_secret_access_key"):
+        (tmp_path / key).write_text(f"swarm-test-{key}-{uuid.uuid4().hex}")
+        engine.docker("secret", "create", f"{DEFAULT_SLUG}_{key}", str(tmp_path / key))
+    bucket = {
+        "AWS_STORAGE_BUCKET_NAME": "uploads",
+        "AWS_S3_ENDPOINT_URL": "http://s3:5000",
+        "AWS_S3_URL_PROTOCOL": "http:",
+        "S3_IMAGE": TEST_IMAGES["s3"],
+    }
+    project = stack.compose_files[0].parents[2]
+    stack.deploy(project / S3_FILE, TEMPLATE / "harness/swarm.s3.yaml", env=bucket)
+
+    def replicas_on_s3():
+        listed = engine.docker(
+            "ps",
+            "--quiet",
+            "--filter",
+            "health=healthy",
+            "--filter",
+            f"label=com.docker.swarm.service.name={stack.service('web')}",
+        )
+        containers = listed.stdout.split()
+        on_s3 = [
+            container
+            for container in containers
+            if "AWS_STORAGE_BUCKET_NAME=uploads"
+            in engine.docker("inspect", "-f", "{{.Config.Env}}", container).stdout
+        ]
+        return on_s3 if len(on_s3) == 2 else None
+
+    first, second = client.poll(
+        replicas_on_s3,
+        UPDATE_TIMEOUT,
+        interval=1,
+        what="both web replicas healthy with the bucket settings",
+    )
+
+    def storage(container, code, check=True):
+        script = f"from django.core.files.storage import default_storage as storage\n{code}"
+        run = engine.docker(
+            "exec", container, "python", "manage.py", "shell", "-c", script, check=check
+        )
+        return run if not check else run.stdout.strip().splitlines()[-1]
+
+    # The stand-in may still be starting: its first answer makes the bucket.
+    make_bucket = "storage.connection.meta.client.create_bucket(Bucket=storage.bucket_name)"
+    client.poll(lambda: storage(first, make_bucket, check=False).returncode == 0, 60,
+                interval=1, what="the bucket made in the S3 stand-in")  # fmt: skip
+    content = uuid.uuid4().hex
+    saved = storage(
+        first,
+        "from django.core.files.base import ContentFile\n"
+        f"print(storage.save('swarm/probe.txt', ContentFile(b'{content}')))",
+    )
+    read = storage(second, f"print(storage.open({saved!r}).read().decode())")
+    assert read == content
+    # In the bucket, as S3 itself lists it; not on the media volume (one node: both
+    # replicas share that volume, which would pass the read above too).
+    list_bucket = "storage.connection.meta.client.list_objects_v2(Bucket=storage.bucket_name)"
+    listed = storage(second, f"print([o['Key'] for o in {list_bucket}['Contents']])")
+    assert listed == str([saved])
+    on_volume = engine.docker("exec", first, "test", "-e", f"/app/media/{saved}", check=False)
+    assert on_volume.returncode == 1
