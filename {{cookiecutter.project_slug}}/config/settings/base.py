@@ -302,7 +302,7 @@ CACHES = {"default": cache_from_url()}
 
 
 def logging_config(default_format):
-    """Everything to stdout (the container runtime collects it), in the format
+    """Everything to the console (stderr; the container runtime collects it), in the format
     DJANGO_LOG_FORMAT names: plain lines for people, or one JSON object per line
     (python-json-logger) for a log pipeline. Each line carries the id of the request it was
     logged in (X-Request-ID, also in nginx's access log) and the logged-in user's id.
