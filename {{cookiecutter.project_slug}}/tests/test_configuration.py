@@ -156,5 +156,5 @@ def test_log_format_picks_the_formatter(environment, log_format):
 
 def test_log_format_refuses_an_unknown_one(environment):
     environment(DJANGO_LOG_FORMAT="xml")
-    with pytest.raises(ImproperlyConfigured, match="^DJANGO_LOG_FORMAT is 'xml'"):
+    with pytest.raises(ImproperlyConfigured, match="^DJANGO_LOG_FORMAT must be json or plain$"):
         logging_config(default_format="json")

@@ -97,7 +97,8 @@ def test_database_can_be_described_by_the_postgres_variables(tmp_path):
     [
         ({"EMAIL_URL": "bogus://user:secret@mail"}, "EMAIL_URL is not an email URL"),
         ({"CACHE_URL": "redis-cluster://secret@cache"}, "CACHE_URL is not a cache URL"),
-        ({"DJANGO_LOG_FORMAT": "xml"}, "DJANGO_LOG_FORMAT is 'xml', not json or plain"),
+        ({"CACHE_URL": "redis://cache:port/1"}, "CACHE_URL is not a cache URL"),
+        ({"DJANGO_LOG_FORMAT": "xml"}, "DJANGO_LOG_FORMAT must be json or plain"),
         ({"DJANGO_ADMIN_URL": "/admin"}, "DJANGO_ADMIN_URL must be a path like admin-2f9c/"),
         (
             {"AWS_STORAGE_BUCKET_NAME": "uploads", "AWS_ACCESS_KEY_ID": "id"},

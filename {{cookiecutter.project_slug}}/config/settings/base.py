@@ -9,6 +9,7 @@ import re
 import warnings
 from email.utils import getaddresses
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -286,6 +287,10 @@ def cache_from_url():
     the default, locmemcache://, is private to each process."""
     try:
         cache = env.cache_url("CACHE_URL", default="locmemcache://")
+        # django-environ passes the servers' addresses on unread: a port that is not a
+        # number would surface only at the first request that touches the cache.
+        for server in str(cache.get("LOCATION", "")).split(","):
+            urlsplit(server).port  # noqa: B018 (reading it raises ValueError for a bad port)
     except (ImproperlyConfigured, ValueError):
         cache = {}
     if not cache:
@@ -309,7 +314,7 @@ def logging_config(default_format):
     https://docs.djangoproject.com/en/5.2/topics/logging/#configuring-logging"""
     log_format = env.str("DJANGO_LOG_FORMAT", default=default_format)
     if log_format not in ("json", "plain"):
-        raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT is {log_format!r}, not json or plain")
+        raise ImproperlyConfigured("DJANGO_LOG_FORMAT must be json or plain")
     return {
         "version": 1,
         "disable_existing_loggers": False,
