@@ -21,7 +21,7 @@ from harness.browser import CHROMIUM_FLAGS
 from harness.figures import ARTIFACTS, record_figures
 from harness.load import Load
 from harness.stacks import PUBLIC_HOST, free_port, stack_up
-from harness.template import TEMPLATE, TEST_IMAGES
+from harness.template import TEMPLATE, TEST_IMAGES, admin_path
 from harness.tls import Authority, handshake, https_request, served_certificate, trusting
 
 PEBBLE_OVERRIDE = str(TEMPLATE / "harness/compose.pebble.yaml")
@@ -318,6 +318,7 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
     subprocess.run(["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "pebble", "-t", "C,,",
                     "-i", str(root)], check=True)  # fmt: skip
     site = f"https://{PUBLIC_HOST}:{acme.stack.https_port}"
+    admin = admin_path(acme.stack.project)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path="/usr/bin/chromium", env={**os.environ, "HOME": str(home)},
@@ -325,7 +326,7 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
         )  # fmt: skip
         try:
             page = browser.new_page()
-            page.goto(site + "/admin/login/")
+            page.goto(site + admin + "login/")
             page.fill("#id_username", "admin")
             page.fill("#id_password", password)
             with page.expect_navigation():
@@ -335,12 +336,13 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
             landed, text = page.url, page.inner_text("body")
         finally:
             browser.close()
-    assert landed == site + "/admin/", text[:500]
+    assert landed == site + admin, text[:500]
 
 
 def test_admin_login_is_rate_limited_per_client(acme, tmp_path):
     context = acme.context(tmp_path)
-    statuses = [acme.get("/admin/login/", context)[0] for _ in range(16)]
+    login = admin_path(acme.stack.project) + "login/"
+    statuses = [acme.get(login, context)[0] for _ in range(16)]
     assert statuses[0] == 200
     assert 429 in statuses, statuses
 
