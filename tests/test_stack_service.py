@@ -546,7 +546,21 @@ def s3_site(bake, image, tmp_path_factory):
         s3 = S3Site(site, bucket)
         created = client.request(f"{s3.endpoint}/{bucket}", method="PUT")
         assert created.status == 200, created.text
+        # Anyone may read its objects, as behind a public domain for media (a CDN): the
+        # app keeps its uploads private otherwise, and signs no URL for a custom domain.
+        readable = client.request(
+            f"{s3.endpoint}/{bucket}?policy", method="PUT", data=public_read(bucket),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        assert readable.status in (200, 204), readable.text
         yield s3
+
+
+def public_read(bucket):
+    """An S3 bucket policy: anyone may GET the bucket's objects."""
+    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                 "Resource": f"arn:aws:s3:::{bucket}/*"}  # fmt: skip
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}).encode()
 
 
 def test_with_s3_settings_the_upload_lands_in_the_bucket_and_is_served_from_it(s3_site, tmp_path):
