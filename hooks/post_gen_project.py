@@ -9,6 +9,7 @@ from pathlib import Path
 
 ANSWERS = {
     "use_celery": "{{ cookiecutter.use_celery }}",
+    "use_sentry": "{{ cookiecutter.use_sentry }}",
     "use_kubernetes": "{{ cookiecutter.use_kubernetes }}",
 }
 # What each yes/no answer adds to a bake, removed when it is "n". The template's tests read
@@ -19,7 +20,9 @@ OPTIONAL_PATHS = {
         "{{ cookiecutter.project_slug }}/jobs",
         "tests/test_jobs.py",
         "deploy/k8s/base/worker.yaml",
+        "deploy/k8s/base/beat.yaml",
     ],
+    "use_sentry": ["config/sentry.py", "tests/test_sentry.py"],
     "use_kubernetes": ["deploy/k8s"],
 }
 
@@ -28,6 +31,8 @@ def generated_secrets():
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        # Not a secret, but not /admin/ either: bots try that path on every site.
+        "DJANGO_ADMIN_URL": f"admin-{secrets.token_hex(8)}/",
     }
 
 

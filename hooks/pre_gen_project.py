@@ -24,10 +24,13 @@ TAKEN_MODULE_NAMES = {
     # runtime dependencies
     "django", "environ", "django_prometheus", "prometheus_client", "gunicorn", "psycopg",
     "psycopg_binary", "asgiref", "sqlparse", "packaging", "typing_extensions", "tzdata",
+    "storages", "boto3", "botocore", "s3transfer", "jmespath", "urllib3", "dateutil", "six",
+    "pythonjsonlogger", "redis", "async_timeout",
     # the celery extra
     "celery", "kombu", "billiard", "vine", "amqp", "click", "click_didyoumean", "click_repl",
-    "click_plugins", "prompt_toolkit", "wcwidth", "dateutil", "six", "tzlocal", "redis",
-    "async_timeout",
+    "click_plugins", "prompt_toolkit", "wcwidth", "tzlocal",
+    # the sentry extra
+    "sentry_sdk", "certifi",
     # the dev group
     "pytest", "_pytest", "pluggy", "iniconfig", "pygments", "pytest_django", "py", "ruff",
     "colorama", "exceptiongroup", "tomli",
@@ -91,7 +94,7 @@ def problems(answers):
     # outside cookiecutter.json's list.
     if answers["time_zone"] not in zoneinfo.available_timezones():
         yield "time_zone", "must be an IANA time zone name such as UTC or Europe/Berlin"
-    for option in ("use_celery", "use_kubernetes"):
+    for option in ("use_celery", "use_sentry", "use_kubernetes"):
         if answers[option] not in ("y", "n"):
             yield option, "must be y or n"
 

@@ -5,6 +5,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from harness.baked import assert_ruff_clean, baked_files, run, synced, tool, uv_run
 from harness.template import (
@@ -98,15 +99,24 @@ def test_dockerfile_is_one_production_chain_and_builds_runtime_by_default(bake):
 
 
 # The baked README's sections, in a newcomer's order; the optional ones only in their bake.
-def readme_sections(use_celery, use_kubernetes):
+def readme_sections(answers):
+    def chosen(option):
+        return answers.get(option) == "y"
+
     return [
         "Run it",
         "How a request flows",
         "Where to change what",
+        "Users and the admin",
+        "Media",
+        "Email",
+        "Cache",
+        "Logs",
+        *(["Sentry"] if chosen("use_sentry") else []),
         "HTTPS",
-        *(["Celery"] if use_celery == "y" else []),
+        *(["Celery"] if chosen("use_celery") else []),
         "Docker Swarm",
-        *(["Kubernetes"] if use_kubernetes == "y" else []),
+        *(["Kubernetes"] if chosen("use_kubernetes") else []),
         "Building behind a proxy or a mirror",
     ]
 
@@ -126,10 +136,19 @@ def test_readme_maps_this_bake_in_a_newcomers_order(bake, answers):
     project = bake(**answers)
     readme = (project / "README.md").read_text()
     sections = re.findall(r"^## (.+)$", readme, re.M)
-    assert sections == readme_sections(answers["use_celery"], answers["use_kubernetes"])
+    assert sections == readme_sections(answers)
     named = readme_paths(readme)
     assert {"docker/nginx/app.conf", "docker/nginx/site.sh", "docker/gunicorn.conf.py"} <= named
     assert not [path for path in named if not (project / path).exists()]
+
+
+@pytest.mark.skipif("use_sentry" not in YES_NO_ANSWERS, reason="no use_sentry answer")
+@pytest.mark.parametrize("use_sentry", ["y", "n"])
+def test_readme_explains_sentry_only_when_chosen(bake, use_sentry):
+    answers = {"use_sentry": use_sentry}
+    readme = (bake(**answers) / "README.md").read_text()
+    assert re.findall(r"^## (.+)$", readme, re.M) == readme_sections(answers)
+    assert ("SENTRY_DSN" in readme) == (use_sentry == "y")
 
 
 @pytest.mark.parametrize("chosen", ["y", "n"])
@@ -142,10 +161,122 @@ def test_optional_files_exist_only_when_chosen(bake, option, chosen):
         assert (project / name).exists() == (chosen == "y"), name
 
 
+def services(project, compose_file):
+    return yaml.safe_load((project / compose_file).read_text())["services"]
+
+
+def app_environment(service):
+    environment = service.get("environment", {})
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment)
+    return environment
+
+
+def run_command(service):
+    """A service's command as one string, whether in exec form or `sh -c`."""
+    command = service.get("command", "")
+    return command if isinstance(command, str) else " ".join(command)
+
+
 @pytest.mark.parametrize("use_celery", ["y", "n"])
 def test_celery_services_exist_only_when_chosen(bake, use_celery):
-    compose = (bake(use_celery=use_celery) / "compose.prod.yaml").read_text()
-    assert ("worker:" in compose) == ("redis:" in compose) == (use_celery == "y")
+    """The worker and beat come with Celery; prod's Redis is always there (the cache), dev's
+    only as Celery's broker (dev's cache is each process's memory)."""
+    project = bake(use_celery=use_celery)
+    prod, dev = services(project, "compose.prod.yaml"), services(project, "compose.yaml")
+    celery = {"worker", "beat"}
+    assert (celery <= prod.keys()) == (celery <= dev.keys()) == (use_celery == "y")
+    assert not (celery & prod.keys()) or celery <= prod.keys()
+    assert "redis" in prod
+    assert ("redis" in dev) == (use_celery == "y")
+
+
+@pytest.mark.parametrize("use_celery", ["y", "n"])
+def test_prod_app_caches_in_the_stacks_redis_and_web_waits_for_it(bake, use_celery):
+    prod = services(bake(use_celery=use_celery), "compose.prod.yaml")
+    for name, service in prod.items():
+        if service.get("image") != prod["web"]["image"]:
+            continue  # not the app
+        cache = app_environment(service)["CACHE_URL"]
+        assert re.search(r"redis://redis:\d+/\d+", cache), (name, cache)
+    assert prod["web"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert prod["redis"]["healthcheck"]["test"]
+
+
+def test_exactly_one_beat_runs_and_celery_prints_no_banner(bake):
+    """A second beat would send every periodic task twice. Celery's banner is plain text
+    on stdout, in the middle of the JSON lines: --quiet (a global option) drops it."""
+    project = bake(use_celery="y")
+    prod, dev = services(project, "compose.prod.yaml"), services(project, "compose.yaml")
+    for stack in (prod, dev):
+        beats = [s for s in stack.values() if re.search(r"celery .*\bbeat\b", run_command(s))]
+        assert len(beats) == 1
+        (beat,) = beats
+        assert "replicas" not in beat.get("deploy", {}) and "scale" not in beat
+    for name in ("worker", "beat"):
+        command = prod[name]["command"]
+        assert command[0] == "celery"
+        assert command.index("--quiet") < command.index(name), name
+
+
+def test_migrate_creates_the_superuser_once_the_schema_is_there(bake):
+    command = run_command(services(bake(), "compose.prod.yaml")["migrate"])
+    assert re.search(r"manage\.py migrate --noinput && (exec )?python manage\.py ensure_superuser$",
+                     command), command  # fmt: skip
+
+
+def nginx_locations(conf):
+    """`location [modifier] pattern { body }` blocks of an nginx file (no nested blocks)."""
+    return re.findall(r"^location\s+(?:(=|~\*?|\^~)\s+)?(\S+)\s*\{(.*?)^\}", conf, re.M | re.S)
+
+
+def test_nginx_serves_uploads_from_the_volume_web_writes_never_as_a_page(bake):
+    project = bake()
+    prod = services(project, "compose.prod.yaml")
+
+    def media_mounts(service):
+        mounts = [volume.split(":") for volume in service["volumes"]]
+        return [(target, options) for source, target, *options in mounts if source == "media"]
+
+    # The volume the app writes its uploads to (MEDIA_ROOT), read-only in nginx.
+    ((_, web_options),) = media_mounts(prod["web"])
+    ((nginx_media, nginx_options),) = media_mounts(prod["nginx"])
+    assert (web_options, nginx_options) == ([], ["ro"])
+    conf = (project / "docker/nginx/app.conf").read_text()
+    media = [loc for loc in nginx_locations(conf) if loc[1] == "/media/"]
+    assert media, "no location /media/ in app.conf"
+    ((modifier, _, body),) = media
+    # ^~: no regex location (the login limit) takes an upload's path.
+    assert modifier == "^~"
+    assert re.search(rf"^\s*alias {re.escape(nginx_media.rstrip('/'))}/;", body, re.M)
+    assert "proxy_pass" not in body and "include" not in body
+    assert not re.search(r"autoindex\s+on", body)
+    assert re.search(r"add_header X-Content-Type-Options nosniff always;", body)
+    csp = re.search(r'add_header Content-Security-Policy "([^"]+)" always;', body)[1]
+    assert {"default-src 'none'", "sandbox"} <= {part.strip() for part in csp.split(";")}
+    assert "X-Request-ID $request_id always" in body  # add_header here hides the server's
+
+
+def test_nginx_limits_logins_wherever_the_admin_is(bake):
+    """DJANGO_ADMIN_URL moves the admin: the limit follows it, and the site's own login."""
+    project = bake()
+    env_file = (project / ".env").read_text()
+    configured = re.findall(r"^DJANGO_ADMIN_URL=(\S+)$", env_file, re.M)
+    admin_paths = ["admin/", "admin-3f9c1e7a/", "ops/backoffice/", *configured]
+    conf = (project / "docker/nginx/app.conf").read_text()
+    limited = [pattern for modifier, pattern, body in nginx_locations(conf)
+               if modifier.startswith("~") and "limit_req zone=login" in body]  # fmt: skip
+    for admin in admin_paths:
+        for path in (f"/{admin}login/", "/accounts/login/"):
+            assert any(re.search(pattern, path) for pattern in limited), path
+    assert not any(re.search(pattern, "/admin/") for pattern in limited)
+
+
+def test_the_client_gets_one_request_id(bake):
+    """nginx adds X-Request-ID to every answer; Django's copy of it is hidden."""
+    proxy = (bake() / "docker/nginx/proxy.conf").read_text()
+    assert "proxy_set_header X-Request-ID $request_id;" in proxy
+    assert "proxy_hide_header X-Request-ID;" in proxy
 
 
 def test_lock_is_the_same_whatever_the_options(bake):

@@ -38,6 +38,13 @@ from harness.kubernetes import (
 from harness.stacks import PUBLIC_HOST
 from harness.template import OPTION_SETS
 
+# Stands in for the managed Redis the Secret names (CACHE_URL), as SQLite does for Postgres.
+LOCAL_CACHE_URL = "locmemcache://"
+
+
+def with_celery(option_set):
+    return OPTION_SETS[option_set].get("use_celery") == "y"
+
 
 @pytest.fixture(scope="module")
 def project(bake, option_set):
@@ -79,7 +86,8 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
         kinds = {obj["kind"] for obj in objects}
         assert kinds >= {"ConfigMap", "Secret", "Deployment", "Service", "Job", "Ingress",
                          "HorizontalPodAutoscaler", "PodDisruptionBudget"}, name  # fmt: skip
-        deployments = ["nginx", "web", "worker"] if option_set == "celery" else ["nginx", "web"]
+        celery = ["beat", "worker"] if with_celery(option_set) else []
+        deployments = sorted(["nginx", "web", *celery])
         assert sorted(named(objects, "Deployment")) == deployments, name
     prod = rendered["overlays/prod"]
     (namespace,) = named(prod, "Namespace")
@@ -190,7 +198,7 @@ def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, 
         for probe in probes.values():
             assert port_number(container, probe["port"]) == int(dockerfile(project, "EXPOSE"))
         paths = sorted({probe["path"] for probe in probes.values()})
-        env = environment(container, objects)
+        env = environment(container, objects) | {"CACHE_URL": LOCAL_CACHE_URL}
         database_up = {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
         database_down = {**env, "DATABASE_URL": "sqlite:////nonexistent-directory/db.sqlite3"}
         up = probe_statuses(synced(project), database_up, paths)
@@ -223,7 +231,13 @@ def test_nginx_probes_reach_nginx_own_health_location(overlays, project, tmp_pat
 def test_migrations_run_once_before_new_code_serves(overlays):
     for objects in overlays.values():
         (migrate,) = pod_spec(named(objects, "Job")["migrate"])["containers"]
-        assert migrate["command"] == ["python", "manage.py", "migrate", "--noinput"]
+        # Then the first superuser (DJANGO_SUPERUSER_* in the Secret), once the schema is there.
+        assert migrate["command"][:2] == ["sh", "-c"]
+        script = migrate["command"][2]
+        assert re.fullmatch(
+            r"python manage\.py migrate --noinput && (exec )?python manage\.py ensure_superuser",
+            script,
+        ), script
         assert pod_spec(named(objects, "Job")["migrate"])["restartPolicy"] == "Never"
         for deployment in named(objects, "Deployment").values():
             if all_containers(deployment)[0]["image"] != migrate["image"]:
@@ -313,15 +327,49 @@ def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, o
     for objects in overlays.values():
         secret_keys = {key for s in named(objects, "Secret").values() for key in s["data"]}
         worker = named(objects, "Deployment").get("worker")
-        if option_set != "celery":
+        if not with_celery(option_set):
             assert worker is None
             assert "CELERY_BROKER_URL" not in secret_keys
             continue
         (container,) = pod_spec(worker)["containers"]
-        assert container["command"][:4] == ["celery", "--app", "config", "worker"]
+        command = container["command"]
+        assert command[0] == "celery" and "worker" in command
+        assert command.index("--quiet") < command.index("worker")  # no banner among JSON lines
         assert "CELERY_BROKER_URL" in secret_keys
         assert environment(container, objects)["CELERY_BROKER_URL"].startswith("redis://")
         assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
+
+
+def test_every_app_pod_caches_in_the_managed_redis_of_the_secret(overlays):
+    """One cache for every web pod: a managed Redis, named by CACHE_URL in the Secret."""
+    for objects in overlays.values():
+        secret_keys = {key for s in named(objects, "Secret").values() for key in s["data"]}
+        assert "CACHE_URL" in secret_keys
+        (migrate,) = pod_spec(named(objects, "Job")["migrate"])["containers"]
+        for workload in workloads(objects):
+            for container in pod_spec(workload)["containers"]:
+                if container["image"] == migrate["image"]:  # the app's
+                    assert environment(container, objects)["CACHE_URL"].startswith("redis://")
+        assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
+
+
+def test_with_celery_exactly_one_beat_runs_even_during_a_rollout(overlays, option_set):
+    """Two beats would send each periodic task twice: one replica, and Recreate (the old
+    pod is gone before the new one starts), no autoscaler on it."""
+    for objects in overlays.values():
+        beat = named(objects, "Deployment").get("beat")
+        if not with_celery(option_set):
+            assert beat is None
+            continue
+        assert beat["spec"]["replicas"] == 1
+        assert beat["spec"]["strategy"] == {"type": "Recreate"}
+        (container,) = pod_spec(beat)["containers"]
+        command = container["command"]
+        assert command[0] == "celery" and "beat" in command
+        assert command.index("--quiet") < command.index("beat")  # no banner among JSON lines
+        autoscaled = [a["spec"]["scaleTargetRef"]["name"]
+                      for a in named(objects, "HorizontalPodAutoscaler").values()]  # fmt: skip
+        assert "beat" not in autoscaled
 
 
 # The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
@@ -349,6 +397,8 @@ def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
     env = environment(container, objects)
     if "DATABASE_URL" in env:
         env["DATABASE_URL"] = DATABASE_URL
+    if "CACHE_URL" in env:
+        env["CACHE_URL"] = LOCAL_CACHE_URL
     tag = images_by_name(project, image, option_set)[container["image"]]
     # Startup first, where there is one: the budget is the kubelet's patience with it.
     probes = [container[kind] for kind in PROBE_KINDS if kind in container]

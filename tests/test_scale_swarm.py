@@ -3,6 +3,7 @@ secrets from the swarm and migrations as a job; rolled to a new version under lo
 a failed request, and rolled back from a version that never turns healthy."""
 
 import json
+import re
 import signal
 import subprocess
 import time
@@ -21,6 +22,7 @@ from harness.stacks import BEHIND_LOAD_BALANCER, VIA_HTTPS, free_port
 from harness.template import DEFAULT_SLUG, OPTION_SETS
 
 STACK_FILE = "deploy/swarm/stack.yaml"
+S3_FILE = "deploy/swarm/s3.yaml"
 SECRETS = {
     f"{DEFAULT_SLUG}_django_secret_key": f"swarm-test-secret-key-{uuid.uuid4().hex * 2}",
     # With the newline `echo pw | docker secret create` leaves, which Postgres drops too.
@@ -220,12 +222,62 @@ def test_web_started_only_after_the_last_migration_was_applied(stack):
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option_set):
-    stack_file = bake(**OPTION_SETS[option_set]) / STACK_FILE
+    """Redis always (the cache every replica shares); with Celery a worker and exactly one
+    beat. nginx serves uploads from the media volume web writes, read-only."""
+    answers = OPTION_SETS[option_set]
+    project = bake(**answers)
+    stack_file = project / STACK_FILE
     result = engine.docker("stack", "config", "--compose-file", str(stack_file))
-    expected = {"migrate", "web", "nginx", "db"}
-    if option_set == "celery":
-        expected |= {"worker", "redis"}
-    assert set(yaml.safe_load(result.stdout)["services"]) == expected
+    services = yaml.safe_load(result.stdout)["services"]
+    expected = {"migrate", "web", "nginx", "db", "redis"}
+    if answers.get("use_celery") == "y":
+        expected |= {"worker", "beat"}
+        assert services["beat"]["deploy"]["replicas"] == 1
+    assert set(services) == expected
+    for name, service in services.items():
+        if service["image"] == services["web"]["image"]:
+            assert service["environment"]["CACHE_URL"].startswith("redis://redis:"), name
+
+    def media(service):
+        return [(m["target"], m.get("read_only", False)) for m in service.get("volumes", [])
+                if m.get("source") == "media"]  # fmt: skip
+
+    assert [read_only for _, read_only in media(services["web"])] == [False]
+    (nginx_media,) = media(services["nginx"])
+    site = (project / "docker/nginx/app.conf").read_text()
+    assert re.search(r"location \^~ /media/ \{\n\s*alias (\S+)/;", site)[1] == nginx_media[0]
+    assert nginx_media[1] is True
+
+
+@pytest.mark.parametrize("option_set", OPTION_SETS)
+def test_s3_file_gives_every_app_service_the_bucket_and_its_keys_as_secrets(
+    bake, docker_engine, option_set
+):
+    """Uploads on a multi-node swarm: s3.yaml on top of the stack. The settings refuse a
+    bucket without its keys, so every service running the app image gets both; the keys
+    come from swarm secrets, never the environment."""
+    project = bake(**OPTION_SETS[option_set])
+    files = [arg for name in (STACK_FILE, S3_FILE) for arg in ("--compose-file", project / name)]
+    shell = {"AWS_STORAGE_BUCKET_NAME": "uploads", "AWS_S3_ENDPOINT_URL": "http://s3:9000"}
+    result = engine.docker("stack", "config", *map(str, files), env=shell)
+    services = yaml.safe_load(result.stdout)["services"]
+    for name, service in services.items():
+        env = service.get("environment", {})
+        if service["image"] != services["web"]["image"]:
+            assert not [variable for variable in env if variable.startswith("AWS_")], name
+            continue
+        assert env["AWS_STORAGE_BUCKET_NAME"] == "uploads", name
+        assert env["AWS_S3_ENDPOINT_URL"] == "http://s3:9000", name
+        mounted = {f"/run/secrets/{secret.get('target', secret['source'])}"
+                   for secret in service["secrets"]}  # fmt: skip
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            assert key not in env, name
+            assert env[f"{key}_FILE"] in mounted, name
+    # Without a bucket the file refuses to deploy rather than deploying local uploads.
+    no_bucket = {"AWS_S3_ENDPOINT_URL": shell["AWS_S3_ENDPOINT_URL"]}
+    missing = engine.docker("stack", "config", *map(str, files), check=False, env=no_bucket)
+    assert missing.returncode != 0
+    assert "AWS_STORAGE_BUCKET_NAME" in missing.stderr
 
 
 def test_every_option_in_the_stack_file_is_applied(stack):

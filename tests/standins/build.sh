@@ -2,8 +2,9 @@
 # Builds local stand-ins for the official images the baked project names, because this
 # machine cannot pull from Docker Hub. Each is a Debian minbase root filesystem imported
 # under the official name, so `FROM python:3.13-slim` resolves locally and nothing is ever
-# pulled. Idempotent: a stand-in already in the engine is kept while this folder is
-# unchanged (its files' hash is each image's label), and rebuilt when it has changed.
+# pulled. Idempotent: a stand-in already in the engine is kept while what makes it is
+# unchanged (a hash of its build function, the shared steps and its files is its label),
+# and rebuilt alone when that has changed.
 set -euo pipefail
 
 mirror=http://deb.debian.org/debian
@@ -11,7 +12,6 @@ cache=${STANDIN_CACHE:-/var/cache/django-docker-standins}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 mkdir -p "$cache/debs"
 
-revision=$(cat "$here"/* | sha256sum | cut -c1-16)
 
 # The tags the baked project names by default: cookiecutter.json is their one source.
 answer() {
@@ -22,16 +22,19 @@ python_tag="python:$(answer python_version | python3 -c 'import ast, sys; print(
 postgres_tag=$(answer __postgres_image)
 nginx_tag=$(answer __nginx_image)
 redis_tag=$(answer __redis_image)
-# Images the tests run in place of a default (test-images.json names them): Pebble, which
-# has no default, and certbot, whose release in cookiecutter.json (__certbot_image, the
-# current one) this machine's PyPI does not serve yet: the tests run the newest it does,
-# under its own version's tag, by CERTBOT_IMAGE.
+# Images the tests run beside or in place of a default (test-images.json names them):
+# Pebble (an ACME CA), moto (an S3) and aiosmtpd (an SMTP sink), which have no default;
+# and certbot, whose release in cookiecutter.json (__certbot_image, the current one) this
+# machine's PyPI does not serve yet: the tests run the newest it does, under its own
+# version's tag, by CERTBOT_IMAGE.
 test_image() {
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' \
     "$here/test-images.json" "$1"
 }
 pebble_tag=$(test_image pebble)
 certbot_tag=$(test_image certbot)
+s3_tag=$(test_image s3)
+smtp_tag=$(test_image smtp)
 
 # A stand-in is the version its tag claims, or is not built: one tagged with another
 # version would hide exactly the problems (missing features, fixed CVEs) of the real one.
@@ -48,8 +51,18 @@ check_version() {
   esac
 }
 
+# Whether the engine has this tag made by the calling build function as it reads now, with
+# these files of this folder (each image's own entrypoint or config). Sets the revision
+# import_rootfs labels the image with.
 have_image() {
-  [ "$(docker image inspect -f '{{index .Config.Labels "standin.revision"}}' "$1" 2>/dev/null)" \
+  local tag=$1 file
+  shift
+  revision=$({
+    echo "$tag"
+    declare -f "${FUNCNAME[1]}" make_rootfs import_rootfs pip_tool_rootfs
+    for file in "$@"; do cat "$here/$file"; done
+  } | sha256sum | cut -c1-16)
+  [ "$(docker image inspect -f '{{index .Config.Labels "standin.revision"}}' "$tag" 2>/dev/null)" \
     = "$revision" ]
 }
 
@@ -115,7 +128,7 @@ build_python() {
 build_postgres() {
   local tag=$postgres_tag root="$cache/postgres" major=${postgres_tag#*:}
   local bin=/usr/lib/postgresql/$major/bin
-  have_image "$tag" && return
+  have_image "$tag" postgres-entrypoint.sh && return
   make_rootfs "$root" "postgresql-$major"
   check_version "$tag" "$(chroot "$root" "$bin/postgres" --version | cut -d' ' -f3)"
   # The package's postinst made a cluster of its own; the entrypoint makes ours in PGDATA.
@@ -147,7 +160,7 @@ build_postgres() {
 # From sid, which carries nginx's current stable line (trixie's 1.26 is past its support).
 build_nginx() {
   local tag=$nginx_tag root="$cache/nginx"
-  have_image "$tag" && return
+  have_image "$tag" nginx.conf nginx-default.conf nginx-50x.html nginx-entrypoint.sh && return
   make_rootfs "$root" nginx,curl,ca-certificates sid
   check_version "$tag" "$(chroot "$root" nginx -v 2>&1 | sed 's|.*nginx/||')"
   chroot "$root" groupadd --system --gid 101 nginx
@@ -173,7 +186,7 @@ build_nginx() {
 # containers without a config file, as the official image is.
 build_redis() {
   local tag=$redis_tag root="$cache/redis"
-  have_image "$tag" && return
+  have_image "$tag" redis-entrypoint.sh && return
   make_rootfs "$root" redis-server
   check_version "$tag" "$(chroot "$root" redis-server --version | sed -E 's/.* v=([^ ]+).*/\1/')"
   chroot "$root" install -d -o redis -g redis -m 0755 /data
@@ -182,16 +195,13 @@ build_redis() {
     'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' 'EXPOSE 6379' 'CMD ["redis-server"]'
 }
 
-# certbot/certbot:v<version>: certbot from PyPI in a venv, as the official image pip-installs
-# it over a Python base. Not Debian's package: that is an older release (sid has 5.5), and
-# a stand-in must be the version its tag names. openssl's CLI, as officially (the baked
-# project makes a temporary self-signed certificate with it). pip trusts the proxy's CA
-# only for the install: the host's bundle is copied in and deleted before the import.
-build_certbot() {
-  local tag=$certbot_tag root="$cache/certbot" version=${certbot_tag#*:v}
-  have_image "$tag" && return
+# A Python tool from PyPI in a venv at /opt/<name> over trixie's Python, as the official
+# images of such tools pip-install it over a Python base. pip trusts the proxy's CA only
+# for the install: the host's bundle is copied in and deleted before the import.
+pip_tool_rootfs() {
+  local root=$1 requirement=$2 name=${2%%[=[]*}
   make_rootfs "$root" python3,python3-venv,openssl,ca-certificates,netbase
-  chroot "$root" python3 -m venv /opt/certbot
+  chroot "$root" python3 -m venv "/opt/$name"
   install -m 0644 /etc/ssl/certs/ca-certificates.crt "$root"/tmp/host-ca.crt
   # A clean environment: the host's PIP_* and REQUESTS_CA_BUNDLE name host paths, which
   # would point pip in the root at the wrong files. A proxy, if the host has one, is kept.
@@ -200,17 +210,48 @@ build_certbot() {
   for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
     if [ -n "${!var:-}" ]; then env+=("$var=${!var}"); fi
   done
-  if ! env -i "${env[@]}" chroot "$root" /opt/certbot/bin/pip install --quiet --no-cache-dir \
-    --disable-pip-version-check --cert /tmp/host-ca.crt "certbot==$version"; then
-    echo "stand-in $tag: pip could not install certbot $version (is it released?)" >&2
+  if ! env -i "${env[@]}" chroot "$root" "/opt/$name/bin/pip" install --quiet --no-cache-dir \
+    --disable-pip-version-check --cert /tmp/host-ca.crt "$requirement"; then
+    echo "stand-in: pip could not install $requirement (is it released?)" >&2
     exit 1
   fi
   rm -f "$root"/tmp/host-ca.crt
-  find "$root"/opt/certbot -name __pycache__ -prune -exec rm -rf '{}' +
+  find "$root/opt/$name" -name __pycache__ -prune -exec rm -rf '{}' +
+}
+
+# certbot/certbot:v<version>: certbot from PyPI. Not Debian's package: that is an older
+# release (sid has 5.5), and a stand-in must be the version its tag names. openssl's CLI,
+# as officially (the baked project makes a temporary self-signed certificate with it).
+build_certbot() {
+  local tag=$certbot_tag root="$cache/certbot" version=${certbot_tag#*:v}
+  have_image "$tag" && return
+  pip_tool_rootfs "$root" "certbot==$version"
   ln -s /opt/certbot/bin/certbot "$root"/usr/local/bin/certbot
   check_version "$tag" "$(chroot "$root" certbot --version | cut -d' ' -f2)"
   import_rootfs "$root" "$tag" 'VOLUME /etc/letsencrypt /var/lib/letsencrypt' \
     'WORKDIR /opt/certbot' 'EXPOSE 80 443' 'ENTRYPOINT ["certbot"]'
+}
+
+# motoserver/moto:<version>: moto's server mode, an S3 (and more) that speaks the real
+# protocol, for the media tests. The official image's interface: port 5000, all addresses.
+build_moto() {
+  local tag=$s3_tag root="$cache/moto" version=${s3_tag#*:}
+  have_image "$tag" && return
+  pip_tool_rootfs "$root" "moto[server]==$version"
+  check_version "$tag" "$(chroot "$root" /opt/moto/bin/python -c 'import moto; print(moto.__version__)')"
+  import_rootfs "$root" "$tag" 'EXPOSE 5000' \
+    'ENTRYPOINT ["/opt/moto/bin/moto_server", "-H", "0.0.0.0"]'
+}
+
+# An SMTP sink for the email tests (no official image: tagged as the test tool it is):
+# aiosmtpd accepts every message and prints it to stdout, sending nothing on.
+build_smtp_sink() {
+  local tag=$smtp_tag root="$cache/aiosmtpd" version=${smtp_tag#*:}
+  have_image "$tag" && return
+  pip_tool_rootfs "$root" "aiosmtpd==$version"
+  check_version "$tag" "$(chroot "$root" /opt/aiosmtpd/bin/python -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
+  import_rootfs "$root" "$tag" 'ENV PYTHONUNBUFFERED=1' 'EXPOSE 1025' \
+    'ENTRYPOINT ["/opt/aiosmtpd/bin/python", "-m", "aiosmtpd", "--nosetuid", "--listen", "0.0.0.0:1025", "--class", "aiosmtpd.handlers.Debugging", "stdout"]'
 }
 
 # letsencrypt/pebble:v<version>: Let's Encrypt's ACME test server, for the HTTPS tests only.
@@ -232,3 +273,5 @@ build_nginx
 build_redis
 build_certbot
 build_pebble
+build_moto
+build_smtp_sink

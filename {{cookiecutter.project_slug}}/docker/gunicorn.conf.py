@@ -58,6 +58,42 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG")
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
+# Gunicorn's own lines as JSON objects like Django's (config/settings/base.py), so every
+# line of the container's log parses the same way. Read here, not from Django's settings:
+# gunicorn logs before it loads the app. The image runs the production settings, whose
+# default is json. https://docs.gunicorn.org/en/stable/settings.html#logconfig-dict
+if os.environ.get("DJANGO_LOG_FORMAT", "json") == "json":
+    logconfig_dict = {
+        "formatters": {
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                # request_id is always null here; it keeps the keys the same as Django's.
+                "fmt": ["levelname", "name", "message", "request_id"],
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",
+            }
+        },
+        "handlers": {
+            "error_console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stderr",
+            },
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "stream": "ext://sys.stdout",
+            },
+        },
+        # Not propagated: Django's root logger would print each line a second time.
+        "loggers": {
+            "gunicorn.error": {"handlers": ["error_console"], "propagate": False},
+            # A logging config switches gunicorn's access log on; keep it off unless
+            # GUNICORN_ACCESS_LOG is set, as without one.
+            "gunicorn.access": {"handlers": ["console"] if accesslog else [], "propagate": False},
+        },
+    }
+
 # Prometheus metrics are kept per process and summed at scrape time, so /metrics tells the
 # truth whichever worker answers it. https://prometheus.github.io/client_python/multiprocess/
 # Made here, before the app is imported (preload_app), because metrics open their files

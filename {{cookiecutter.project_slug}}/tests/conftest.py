@@ -1,5 +1,14 @@
+import environ
 import pytest
 from django.db import connections
+
+
+@pytest.fixture(autouse=True)
+def forget_secret_files():
+    """django-environ keeps what it read from a NAME_FILE for the life of the process (a
+    container's environment never changes); one test's secret files must not outlive it."""
+    yield
+    environ.FileAwareEnv.ENVIRON.files_cache.clear()
 
 
 @pytest.fixture

@@ -13,20 +13,38 @@ def test_liveness_answers_ok_without_touching_the_database(client):
 
 
 @pytest.mark.django_db
-def test_readiness_answers_ok_when_the_database_answers(client):
+def test_readiness_answers_ok_when_the_database_and_the_cache_answer(client):
     response = client.get("/health/ready/")
     assert response.status_code == 200
-    assert response.json()["database"] == "ok"
+    assert response.json() == {"status": "ok", "database": "ok", "cache": "ok"}
 
 
 @pytest.mark.django_db
-def test_readiness_answers_503_with_a_short_reason_when_the_database_is_down(client, database_down):
+def test_readiness_names_what_is_down_and_logs_why(client, database_down, caplog):
     response = client.get("/health/ready/")
     assert response.status_code == 503
-    body = response.json()
-    assert body["status"] == "unavailable"
-    assert "unable to open database file" in body["database"]
-    assert "\n" not in body["database"]
+    # Public: what is down, never the error (it can name hosts, ports and users).
+    assert response.json() == {"status": "unavailable", "database": "unavailable", "cache": "ok"}
+    (line,) = [
+        record.getMessage() for record in caplog.records if "readiness" in record.getMessage()
+    ]
+    assert "database unavailable" in line
+    assert "unable to open database file" in line
+
+
+@pytest.mark.django_db
+def test_readiness_reports_an_unreachable_cache(client, settings):
+    # Nothing listens on port 1: the real client, a real refused connection, within seconds.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+    response = client.get("/health/ready/")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": "ok", "cache": "unavailable"}
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """Production settings, exercised the way a container runs them: a fresh process."""
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,32 @@ def test_database_can_be_described_by_the_postgres_variables(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["db", "from-a-secret"]
+
+
+@pytest.mark.parametrize(
+    ("variables", "line"),
+    [
+        ({"EMAIL_URL": "bogus://user:secret@mail"}, "EMAIL_URL is not an email URL"),
+        ({"CACHE_URL": "redis-cluster://secret@cache"}, "CACHE_URL is not a cache URL"),
+        ({"DJANGO_LOG_FORMAT": "xml"}, "DJANGO_LOG_FORMAT is 'xml', not json or plain"),
+        ({"DJANGO_ADMIN_URL": "/admin"}, "DJANGO_ADMIN_URL must be a path like admin-2f9c/"),
+        (
+            {"AWS_STORAGE_BUCKET_NAME": "uploads", "AWS_ACCESS_KEY_ID": "id"},
+            "AWS_SECRET_ACCESS_KEY is not set; AWS_STORAGE_BUCKET_NAME needs it",
+        ),
+    ],
+)
+def test_production_refuses_a_misconfiguration_in_one_line(variables, line):
+    result = manage("check", **variables)
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith(f"Configuration error: {line}")
+    assert "\n" not in result.stderr.strip()
+    assert "secret" not in result.stderr
+
+
+def test_production_logs_json_lines():
+    show = "import logging; logging.getLogger('probe').warning('hello')"
+    result = manage("shell", "--no-imports", "--command", show)
+    assert result.returncode == 0, result.stderr
+    entry = json.loads(result.stderr)
+    assert (entry["level"], entry["logger"], entry["message"]) == ("WARNING", "probe", "hello")

@@ -5,11 +5,15 @@ django-environ, and nowhere else. Each environment module (dev, test, prod) exte
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import re
 import warnings
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from {{ cookiecutter.project_slug }}.core.request_log import RequestContextFilter
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -39,6 +43,20 @@ DEBUG = flag("DJANGO_DEBUG", default=False)
 # https://docs.djangoproject.com/en/5.2/ref/settings/#allowed-hosts
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
 
+
+def admin_url():
+    """DJANGO_ADMIN_URL, a path like admin-2f9c/: the admin at a path bots do not try."""
+    path = env.str("DJANGO_ADMIN_URL", default="admin/")
+    if not re.fullmatch(r"([\w.~-]+/)+", path):
+        raise ImproperlyConfigured(
+            "DJANGO_ADMIN_URL must be a path like admin-2f9c/: ending with /, not starting with /"
+        )
+    return path
+
+
+# Where config/urls.py mounts the admin.
+ADMIN_URL = admin_url()
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -49,6 +67,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "{{ cookiecutter.project_slug }}.core",
     "{{ cookiecutter.project_slug }}.health",
+    "{{ cookiecutter.project_slug }}.users",
 {%- if cookiecutter.use_celery == "y" %}
     "{{ cookiecutter.project_slug }}.jobs",
 {%- endif %}
@@ -59,11 +78,14 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Probes come by IP over plain HTTP: answer them before host validation and the HTTPS redirect.
     "{{ cookiecutter.project_slug }}.health.middleware.ProbeMiddleware",
+    # After the probes, so the health checks every few seconds do not flood the log.
+    "{{ cookiecutter.project_slug }}.core.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "{{ cookiecutter.project_slug }}.core.request_log.UserIdMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -136,6 +158,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Set before the first migration: it cannot be swapped once tables exist.
+# https://docs.djangoproject.com/en/5.2/topics/auth/customizing/#using-a-custom-user-model-when-starting-a-project
+AUTH_USER_MODEL = "users.User"
+# The admin's login page is the site's only one; password-reset pages link to it.
+# https://docs.djangoproject.com/en/5.2/ref/settings/#login-url
+LOGIN_URL = "admin:login"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -153,28 +182,172 @@ USE_TZ = True
 # Collected into the image at build time; nginx serves them from there.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-# Uploads live outside the image, on a volume (see compose.prod.yaml).
+# Uploads live outside the image: on a volume nginx serves at /media/ (see
+# compose.prod.yaml), or in an S3-compatible bucket when AWS_STORAGE_BUCKET_NAME is set.
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("DJANGO_MEDIA_ROOT", default=BASE_DIR / "media")
+
+
+def required_secret(name, needed_by):
+    """A secret that must be set because `needed_by` is; a secret file's newline dropped."""
+    value = env.str(name, default="").rstrip("\n")
+    if not value:
+        raise ImproperlyConfigured(f"{name} is not set; {needed_by} needs it")
+    return value
+
+
+def media_storage():
+    """Where uploads go: STORAGES["default"]. A bucket (django-storages' S3 backend, for
+    AWS or any S3-compatible service) when AWS_STORAGE_BUCKET_NAME is set, else MEDIA_ROOT.
+    https://django-storages.readthedocs.io/en/latest/backends/amazon-S3.html#settings"""
+    bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not bucket:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    needed_by = "AWS_STORAGE_BUCKET_NAME"
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "access_key": required_secret("AWS_ACCESS_KEY_ID", needed_by),
+            "secret_key": required_secret("AWS_SECRET_ACCESS_KEY", needed_by),
+            # Unset: AWS itself; set for another provider or a self-hosted service.
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Files served from a CDN or a public bucket's own domain instead.
+            "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
+            "url_protocol": env.str("AWS_S3_URL_PROTOCOL", default="https:"),
+            # Signed, expiring links: the bucket itself can stay private.
+            "querystring_auth": flag("AWS_QUERYSTRING_AUTH", default=True),
+            # Like the file-system storage: a second upload of a.png becomes a_x7Yz.png
+            # instead of replacing the first.
+            "file_overwrite": False,
+        },
+    }
+
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#storages
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),
     # Content-hashed file names, so nginx can tell browsers to cache them for a year.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
 }
 
-# Everything to stdout: the container runtime collects it.
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "{levelname} {name} {message}", "style": "{"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-}
+
+def email_from_url():
+    """EMAIL_URL as Django's EMAIL_* settings, in django-environ's form:
+    https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+    A malformed URL stops start-up with one line that names the variable but not its
+    value (it holds the password)."""
+    try:
+        email = env.email_url("EMAIL_URL", default="consolemail://")
+    except (ImproperlyConfigured, ValueError):
+        email = {}
+    smtp = email.get("EMAIL_BACKEND") == "django.core.mail.backends.smtp.EmailBackend"
+    if not email or (smtp and not email["EMAIL_HOST"]):
+        raise ImproperlyConfigured(
+            "EMAIL_URL is not an email URL like smtp+tls://USER:PASSWORD@HOST:587 or consolemail://"
+        )
+    return email
+
+
+# https://docs.djangoproject.com/en/5.2/topics/email/#smtp-backend
+# The default, consolemail://, prints each message to the log instead of sending it.
+vars().update(email_from_url())
+# A stalled mail server must not hold a gunicorn thread for ever.
+EMAIL_TIMEOUT = 10
+# https://docs.djangoproject.com/en/5.2/ref/settings/#default-from-email
+DEFAULT_FROM_EMAIL = env.str(
+    "DEFAULT_FROM_EMAIL",
+    default="noreply@{{ cookiecutter.domain_name }}",
+)
+# The sender of error mails to ADMINS.
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+
+def admins():
+    """DJANGO_ADMINS, comma-separated `Name <address>` or `address`: who gets an email
+    for each server error. https://docs.djangoproject.com/en/5.2/ref/settings/#admins"""
+    value = env.str("DJANGO_ADMINS", default="")
+    addresses = getaddresses([value]) if value.strip() else []
+    if any("@" not in address for _, address in addresses):
+        raise ImproperlyConfigured(
+            "DJANGO_ADMINS must be comma-separated addresses like Ada <ada@example.com>"
+        )
+    return addresses
+
+
+ADMINS = admins()
+
+
+def cache_from_url():
+    """CACHE_URL as the default cache, in django-environ's form:
+    https://django-environ.readthedocs.io/en/latest/types.html#environ-env-cache-url
+    redis://HOST:6379/1 is Django's own Redis backend, shared by every worker and replica;
+    the default, locmemcache://, is private to each process."""
+    try:
+        cache = env.cache_url("CACHE_URL", default="locmemcache://")
+    except (ImproperlyConfigured, ValueError):
+        cache = {}
+    if not cache:
+        raise ImproperlyConfigured("CACHE_URL is not a cache URL like redis://HOST:6379/1")
+    if cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        # Give up on an unreachable Redis within seconds, so readiness turns 503 instead of
+        # hanging. https://docs.djangoproject.com/en/5.2/topics/cache/#redis
+        cache.setdefault("OPTIONS", {}).update(socket_connect_timeout=2, socket_timeout=2)
+    return cache
+
+
+# https://docs.djangoproject.com/en/5.2/ref/settings/#caches
+CACHES = {"default": cache_from_url()}
+
+
+def logging_config(default_format):
+    """Everything to stdout (the container runtime collects it), in the format
+    DJANGO_LOG_FORMAT names: plain lines for people, or one JSON object per line
+    (python-json-logger) for a log pipeline. Each line carries the id of the request it was
+    logged in (X-Request-ID, also in nginx's access log) and the logged-in user's id.
+    https://docs.djangoproject.com/en/5.2/topics/logging/#configuring-logging"""
+    log_format = env.str("DJANGO_LOG_FORMAT", default=default_format)
+    if log_format not in ("json", "plain"):
+        raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT is {log_format!r}, not json or plain")
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {"()": RequestContextFilter}},
+        "formatters": {
+            "plain": {"format": "{levelname} {name} {message}", "style": "{"},
+            # https://nhairs.github.io/python-json-logger/latest/quickstart/
+            "json": {
+                "()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": ["levelname", "name", "message", "request_id", "user_id"],
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["request"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    }
+
+
+LOGGING = logging_config(default_format="plain")
 {%- if cookiecutter.use_celery == "y" %}
 
 # https://docs.celeryq.dev/en/stable/django/first-steps-with-django.html
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://localhost:6379/0")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
 CELERY_TASK_TIME_LIMIT = 5 * 60
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Periodic tasks, sent by the one `celery beat` process to the workers.
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html#entries
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {
+        "task": "{{ cookiecutter.project_slug }}.jobs.tasks.heartbeat",
+        "schedule": env.float("JOBS_HEARTBEAT_SECONDS", default=60.0),
+    },
+}
 {%- endif %}

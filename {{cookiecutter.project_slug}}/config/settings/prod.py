@@ -6,9 +6,13 @@ https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 """
 
 from django.core.exceptions import ImproperlyConfigured
+{%- if cookiecutter.use_sentry == "y" %}
+
+from config.sentry import init_sentry
+{%- endif %}
 
 from .base import *
-from .base import database_from_url, env, flag
+from .base import database_from_url, env, flag, logging_config
 
 # Required: no default, so a forgotten variable cannot fall back to something weak.
 SECRET_KEY = env("DJANGO_SECRET_KEY")
@@ -37,3 +41,10 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = flag("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", d
 SECURE_HSTS_PRELOAD = flag("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 CSRF_TRUSTED_ORIGINS = [f"https://{host.lstrip('.')}" for host in ALLOWED_HOSTS if host != "*"]
+
+# One JSON object per line, for whatever collects the containers' logs.
+LOGGING = logging_config(default_format="json")
+{%- if cookiecutter.use_sentry == "y" %}
+
+init_sentry()
+{%- endif %}
