@@ -108,7 +108,9 @@ class Site:
         args = ["--no-log-prefix", *(["--timestamps"] if timestamps else [])]
         if since:
             args += ["--since", since.isoformat()]
-        return self.stack.compose("logs", *args, service).stdout
+        log = self.stack.compose("logs", *args, service).stdout
+        # Without the terminal codes compose puts before each line (an erase-line code).
+        return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", log)
 
 
 def site_up(bake, image, option_set, directory, overrides=(), compose_env=None, **settings):
