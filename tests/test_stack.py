@@ -207,7 +207,7 @@ def test_web_runs_non_root_read_only_without_capabilities(prod):
     assert "Read-only file system" in touch
 
 
-def test_every_long_running_service_is_healthy_and_restarts_on_failure(prod, option_set):
+def test_every_long_running_service_is_healthy_and_restarts_on_failure(prod):
     states = {}
     for container in prod.containers():
         service, health, restart = engine.docker(
@@ -219,10 +219,6 @@ def test_every_long_running_service_is_healthy_and_restarts_on_failure(prod, opt
         ).stdout.strip().split("|")  # fmt: skip
         states[service] = (health, restart)
     assert states.pop("migrate") == ("none", "no")
-    if chosen(option_set, "use_celery"):
-        # Celery has no probe for beat (it serves nothing to ask); that it works is the
-        # heartbeat it schedules (test_stack_service.py).
-        assert states.pop("beat") == ("none", "unless-stopped")
     assert states and set(states.values()) == {("healthy", "unless-stopped")}, states
 
 
