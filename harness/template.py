@@ -3,7 +3,6 @@ choices from cookiecutter.json, the optional files from the post-gen hook's tabl
 
 import ast
 import json
-import re
 from pathlib import Path
 
 TEMPLATE = Path(__file__).resolve().parent.parent
@@ -27,10 +26,11 @@ DEFAULT_SLUG = "my_service"  # what cookiecutter.json's slug expression makes of
 YES_NO_ANSWERS = [name for name, default in COOKIECUTTER.items() if default in ("y", "n")]
 
 # The option sets whose images differ; every other answer is covered by bake tests alone.
-# Keys name them in test ids.
+# Keys name them in test ids. Each answer that changes the image (an extra installed, a
+# service added) is on in the second, so two builds see every image-changing code path.
 OPTION_SETS = {
     "default": {},
-    "celery": {"use_celery": "y"},
+    "every-image-option": {"use_celery": "y", "use_sentry": "y"},
 }
 # Unusual but valid answers, at their limits: baked by test_bake, and built and run once
 # by test_build, under this key of the image fixture.
@@ -40,6 +40,12 @@ UNUSUAL_ANSWERS = {
     "description": "Quotes \" and ' and \\ survive",
 }
 BAKES = {**OPTION_SETS, "unusual": UNUSUAL_ANSWERS}
+
+
+def chosen(option_set, answer):
+    """Whether the option set (a key of OPTION_SETS) says yes to a yes/no answer: what a
+    test asks instead of comparing option sets by name, which a new option would break."""
+    return OPTION_SETS[option_set].get(answer, COOKIECUTTER[answer]) == "y"
 
 
 def post_gen_hook():
@@ -57,12 +63,32 @@ def generated_secret_names():
     return [key.value for key in returned.value.keys]
 
 
+def project_env(project):
+    """A baked project's .env, by name: what compose.prod.yaml hands every app container.
+    Comments and blank lines skipped; values as written (the hook writes them unquoted)."""
+    lines = (project / ".env").read_text().splitlines()
+    return dict(
+        line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#")
+    )
+
+
 def project_secrets(project):
     """The secrets the post-gen hook wrote into this project's .env, by name."""
-    env_file = (project / ".env").read_text()
-    return {
-        name: re.search(rf"^{name}=(.+)$", env_file, re.M)[1] for name in generated_secret_names()
-    }
+    env = project_env(project)
+    return {name: env[name] for name in generated_secret_names()}
+
+
+def admin_path(project):
+    """Where this bake's admin is: /DJANGO_ADMIN_URL from its .env (the post-gen hook makes
+    a random one, so it is never the guessable /admin/)."""
+    return "/" + project_env(project)["DJANGO_ADMIN_URL"]
+
+
+def add_to_env(project, **variables):
+    """Set variables in a baked project's .env, as its README tells a user to: every app
+    container reads them (env_file) at its next start."""
+    with (project / ".env").open("a") as env_file:
+        env_file.writelines(f"{name}={value}\n" for name, value in variables.items())
 
 
 def optional_paths(slug=DEFAULT_SLUG):

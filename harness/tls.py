@@ -128,12 +128,15 @@ class _SiteConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(self.sock, server_hostname=self.host)
 
 
-def https_request(port, server_name, context, path="/", method="GET", headers=None, body=None):
-    """One HTTPS exchange: (status, headers, body)."""
+def https_request(port, server_name, context, path="/", method="GET", headers=None, body=None,
+                  every_header=False):  # fmt: skip
+    """One HTTPS exchange: (status, headers, body). Headers as a dict, or with
+    `every_header` as the list of (name, value) pairs, where a header sent twice shows."""
     connection = _SiteConnection(port, server_name, context)
     try:
         connection.request(method, path, body=body, headers=headers or {})
         response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
+        received = response.getheaders()
+        return response.status, received if every_header else dict(received), response.read()
     finally:
         connection.close()

@@ -4,7 +4,9 @@ import json
 import re
 import secrets
 import shlex
+import subprocess
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from html import escape
 
@@ -19,6 +21,7 @@ from harness.template import (
     OFFICIAL_IMAGES,
     OPTION_SETS,
     UNUSUAL_ANSWERS,
+    chosen,
     local_state,
 )
 
@@ -77,15 +80,21 @@ def verdict(tag, script):
 def test_runtime_answers_health_within_its_start_period(web):
     assert web.seconds_to_health < web.start_period
     ready = client.request(web.base_url + "/health/ready/")
-    assert (ready.status, ready.text) == (200, '{"status": "ok", "database": "ok"}')
+    assert (ready.status, json.loads(ready.body)) == (
+        200, {"status": "ok", "database": "ok", "cache": "ok"},
+    )  # fmt: skip
 
 
 def test_runtime_starts_without_errors_in_its_log(web):
     # By the time Docker has seen a passing HEALTHCHECK, start-up is well over.
     wait_until_docker_reports_healthy(web)
-    log = docker("logs", web.name).stderr
+    logs = docker("logs", web.name)
+    log = logs.stdout + logs.stderr
     assert "Booting worker" in log
-    assert "[ERROR]" not in log and "Traceback" not in log
+    assert "Traceback" not in log
+    for line in filter(str.strip, log.splitlines()):
+        # JSON lines in production (DJANGO_LOG_FORMAT's default), gunicorn's own included.
+        assert json.loads(line)["level"] not in ("ERROR", "CRITICAL"), line
 
 
 def test_runtime_runs_as_a_numeric_non_root_user(web, image, option_set):
@@ -233,6 +242,62 @@ def test_container_with_a_bad_variable_exits_with_one_line(image, variable, valu
     )
 
 
+# Settings of the services the app talks to, each wrong in a way a user gets it wrong: the
+# container must stop with one line naming the variable, and never print its value (a URL
+# or a key can hold a password). Values distinctive enough to be found if printed.
+MISCONFIGURED_SERVICES = {
+    "email-url-malformed": ("EMAIL_URL", {"EMAIL_URL": "smtp://mailer:pa55-mail@smtp:port"}),
+    "email-url-unknown-scheme": ("EMAIL_URL", {"EMAIL_URL": "carrier-pigeon://loft.example"}),
+    "bucket-without-secret-key": ("AWS_SECRET_ACCESS_KEY", {
+        "AWS_STORAGE_BUCKET_NAME": "uploads-bucket-named", "AWS_ACCESS_KEY_ID": "AKIAKEYIDNAMED",
+    }),
+    "bucket-without-key-id": ("AWS_ACCESS_KEY_ID", {
+        "AWS_STORAGE_BUCKET_NAME": "uploads-bucket-named", "AWS_SECRET_ACCESS_KEY": "s3cr3t-named",
+    }),
+    "log-format-unknown": ("DJANGO_LOG_FORMAT", {"DJANGO_LOG_FORMAT": "yaml-please"}),
+    "admin-url-leading-slash": ("DJANGO_ADMIN_URL", {"DJANGO_ADMIN_URL": "/back-office-x/"}),
+    "admin-url-no-trailing-slash": ("DJANGO_ADMIN_URL", {"DJANGO_ADMIN_URL": "back-office-y"}),
+    "cache-url-malformed": ("CACHE_URL", {"CACHE_URL": "redis://cache-host-named:port/1"}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "settings"), MISCONFIGURED_SERVICES.values(), ids=MISCONFIGURED_SERVICES
+)
+def test_container_with_a_misconfigured_service_exits_with_one_line_naming_it(
+    image, variable, settings
+):
+    name = f"misconfigured-{uuid.uuid4().hex[:8]}"
+    try:
+        env = engine.env_flags({**MINIMAL_PROD_ENV, **settings})
+        result = docker("run", "--rm", f"--name={name}", *env, image("default"), check=False,
+                        timeout=60)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        docker("rm", "--force", name, check=False)
+        pytest.fail(f"started and kept running with a bad {variable}")
+    lines = result.stderr.strip().splitlines()
+    # The app's own exit (sys.exit with a message), not the engine's or the shell's.
+    assert result.returncode not in (0, 125, 126, 127), result.stderr
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+    for value in settings.values():
+        assert value not in lines[0]
+
+
+def test_a_superuser_name_without_a_password_stops_with_one_line(image):
+    """ensure_superuser (run by the stack's migrate service) with DJANGO_SUPERUSER_USERNAME
+    and no password: no half-made account, one line naming what is missing."""
+    result = docker(
+        "run", "--rm", *engine.env_flags({**MINIMAL_PROD_ENV, "DJANGO_SUPERUSER_USERNAME": "boss"}),
+        "--entrypoint", "sh", image("default"), "-c",
+        "python manage.py migrate --noinput >/dev/null 2>&1 && python manage.py ensure_superuser",
+        check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    (line,) = result.stderr.strip().splitlines()
+    assert "DJANGO_SUPERUSER_PASSWORD" in line
+
+
 def test_unusual_answers_build_and_serve_their_name(image):
     tag = image("unusual")
     with engine.running(tag, MINIMAL_PROD_ENV) as container:
@@ -248,8 +313,19 @@ def test_celery_is_installed_only_when_chosen(image, option_set):
         image(option_set),
         "if command -v celery >/dev/null; then celery --version; else echo absent; fi",
     )
-    if option_set == "celery":
+    if chosen(option_set, "use_celery"):
         assert re.match(r"\d+\.\d+\.\d+ ", found), found
+    else:
+        assert found == "absent"
+
+
+def test_sentry_sdk_is_installed_only_when_chosen(image, option_set):
+    found = verdict(
+        image(option_set),
+        "python -c 'import sentry_sdk; print(sentry_sdk.VERSION)' 2>/dev/null || echo absent",
+    )
+    if chosen(option_set, "use_sentry"):
+        assert re.fullmatch(r"\d+\.\d+\.\d+", found), found
     else:
         assert found == "absent"
 
@@ -335,12 +411,8 @@ def test_compose_files_pull_official_images_each_through_its_mirror_variable(
             )
             expected = {MIRROR + image if image == official else image for image in images}
             assert (run - own) | bases == expected, (compose_file, variable)
-    used = set().union(*pulled.values())
-    assert used == {
-        image
-        for variable, image in OFFICIAL_IMAGES.items()
-        if variable != "REDIS_IMAGE" or option_set == "celery"
-    }
+    # Redis too, whatever the options: the prod stack's shared cache.
+    assert set().union(*pulled.values()) == set(OFFICIAL_IMAGES.values())
 
 
 def test_dockerfile_builds_only_from_its_stages_and_mirrorable_official_images(

@@ -1,6 +1,8 @@
 """Build stage: no image carries a secret of the project it was built from, nor the build's
 CA bundle, in any layer, its history or its config."""
 
+import base64
+import hashlib
 import re
 import shutil
 import uuid
@@ -61,17 +63,42 @@ def secrets_of(build_ca, public_certificates):
     return secrets
 
 
+def as_published(files):
+    """The paths of files byte for byte as their Python package published them: each
+    installed package's RECORD (from its wheel) names its files with their sha256. Such a
+    file cannot hold anything of this build: botocore's own CA bundle, say, which carries
+    public roots the host trusts and the base images have since dropped."""
+    recorded, hashes = {}, {}
+    for _layer, path, content in files:
+        if content is None:
+            continue
+        if path.endswith(".dist-info/RECORD"):
+            site_packages = path.rsplit("/", 2)[0]
+            for line in content.decode().splitlines():
+                name, digest, *_ = line.rsplit(",", 2) + [""]
+                if digest.startswith("sha256="):
+                    recorded[f"{site_packages}/{name}"] = digest.removeprefix("sha256=")
+        elif b"-----BEGIN CERTIFICATE-----" in content:
+            digest = base64.urlsafe_b64encode(hashlib.sha256(content).digest()).rstrip(b"=")
+            hashes[path] = digest.decode()
+    return {path for path, digest in hashes.items() if recorded.get(path) == digest}
+
+
 def layer_findings(tag, patterns, certificates, directory):
-    layers = set()
+    layers, seen = set(), []
 
     def files():
         for layer, path, content in scan.layer_files(tag, directory):
             layers.add(layer)
+            seen.append((layer, path, content if content and (
+                path.endswith(".dist-info/RECORD") or b"-----BEGIN CERTIFICATE-----" in content
+            ) else None))  # fmt: skip
             yield layer, path, content
 
     found = scan.findings(files(), patterns, certificates, FORBIDDEN_NAMES)
     assert len(layers) > 3  # every layer, not only the last
-    return found
+    published = as_published(seen)
+    return [(path, name) for path, name in found if path not in published]
 
 
 def settings_findings(tag, patterns):

@@ -5,7 +5,6 @@ from an expired one, and says in one line what is wrong when it cannot. Then the
 modes (your own files; behind a load balancer) and what a TLS scanner makes of the edge."""
 
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -17,11 +16,11 @@ import pytest
 from cryptography import x509
 
 from harness import client, engine
-from harness.browser import CHROMIUM_FLAGS
+from harness.browser import chromium_trusting
 from harness.figures import ARTIFACTS, record_figures
 from harness.load import Load
 from harness.stacks import PUBLIC_HOST, free_port, stack_up
-from harness.template import TEMPLATE, TEST_IMAGES
+from harness.template import TEMPLATE, TEST_IMAGES, admin_path
 from harness.tls import Authority, handshake, https_request, served_certificate, trusting
 
 PEBBLE_OVERRIDE = str(TEMPLATE / "harness/compose.pebble.yaml")
@@ -300,7 +299,6 @@ def test_the_edge_passes_a_tls_scanner_with_no_high_or_critical_finding(acme, tm
 
 
 def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
-    from playwright.sync_api import sync_playwright
 
     password = uuid.uuid4().hex
     acme.stack.compose(
@@ -308,39 +306,26 @@ def test_admin_login_works_in_a_real_browser_over_https(acme, tmp_path):
         "python", "manage.py", "createsuperuser", "--noinput", "--username", "admin",
         "--email", "admin@example.com", check=True,
     )  # fmt: skip
-    # Chromium trusts Pebble's root through an NSS database of its own (a fresh HOME).
-    home = tmp_path / "home"
-    nssdb = home / ".pki/nssdb"
-    nssdb.mkdir(parents=True)
-    root = tmp_path / "pebble-root.pem"
-    root.write_bytes(acme.pebble_root())
-    subprocess.run(["certutil", "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
-    subprocess.run(["certutil", "-A", "-d", f"sql:{nssdb}", "-n", "pebble", "-t", "C,,",
-                    "-i", str(root)], check=True)  # fmt: skip
     site = f"https://{PUBLIC_HOST}:{acme.stack.https_port}"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", env={**os.environ, "HOME": str(home)},
-            args=[*CHROMIUM_FLAGS, f"--host-resolver-rules=MAP {PUBLIC_HOST} 127.0.0.1"],
-        )  # fmt: skip
-        try:
-            page = browser.new_page()
-            page.goto(site + "/admin/login/")
-            page.fill("#id_username", "admin")
-            page.fill("#id_password", password)
-            with page.expect_navigation():
-                page.click("input[type=submit]")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=ARTIFACTS / "admin-over-https.png")
-            landed, text = page.url, page.inner_text("body")
-        finally:
-            browser.close()
-    assert landed == site + "/admin/", text[:500]
+    admin = admin_path(acme.stack.project)
+    # Chromium trusts Pebble's root through an NSS database of its own (a fresh HOME).
+    with chromium_trusting(acme.pebble_root(), tmp_path / "home", PUBLIC_HOST) as browser:
+        page = browser.new_page()
+        page.goto(site + admin + "login/")
+        page.fill("#id_username", "admin")
+        page.fill("#id_password", password)
+        with page.expect_navigation():
+            page.click("input[type=submit]")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=ARTIFACTS / "admin-over-https.png")
+        landed, text = page.url, page.inner_text("body")
+    assert landed == site + admin, text[:500]
 
 
 def test_admin_login_is_rate_limited_per_client(acme, tmp_path):
     context = acme.context(tmp_path)
-    statuses = [acme.get("/admin/login/", context)[0] for _ in range(16)]
+    login = admin_path(acme.stack.project) + "login/"
+    statuses = [acme.get(login, context)[0] for _ in range(16)]
     assert statuses[0] == 200
     assert 429 in statuses, statuses
 
