@@ -12,7 +12,7 @@ from harness import engine
 from harness.kubernetes import KUBECTL
 from harness.scan import throwaway_ca
 from harness.stacks import BEHIND_LOAD_BALANCER, stack_up
-from harness.template import BAKES, OPTION_SETS, add_local_state
+from harness.template import BAKES, OPTION_SETS, add_local_state, chosen
 
 # Fastest and most basic first; scale last, as joining and leaving a swarm disturbs the
 # engine's networking for whatever else runs then.
@@ -24,10 +24,22 @@ def stage_of(item):
     return item.module.__name__.rpartition("test_")[2].partition("_")[0]
 
 
+def without_the_answer(item):
+    """A test marked only_with(answer) for an option set that says no to that answer."""
+    marker = item.get_closest_marker("only_with")
+    option_set = getattr(item, "callspec", None) and item.callspec.params.get("option_set")
+    return bool(marker and option_set) and not chosen(option_set, marker.args[0])
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
+def pytest_collection_modifyitems(config, items):
     """Mark each test with its stage, so `-m bake` or `-m scale` selects it, and run the
-    stages in order (a stable sort: each module's own order stays)."""
+    stages in order (a stable sort: each module's own order stays). A test of a feature
+    an option set has not chosen is not run for that set at all (rather than skipped)."""
+    deselected = [item for item in items if without_the_answer(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]
     for item in items:
         item.add_marker(stage_of(item))
     items.sort(key=lambda item: STAGES.index(stage_of(item)))

@@ -373,9 +373,8 @@ def test_every_line_web_prints_is_a_json_object_with_the_common_fields(site):
         assert {"time", "level", "logger", "message", "request_id"} <= set(record), record
 
 
+@pytest.mark.only_with("use_celery")
 def test_celery_worker_and_beat_print_json_lines_only(site, option_set):
-    if not chosen(option_set, "use_celery"):
-        pytest.skip("baked without use_celery: no worker or beat")
     for service in ("worker", "beat"):
         records = json_lines(site.log(service))
         not_json = [record for record in records if not isinstance(record, dict)]
@@ -399,12 +398,11 @@ def sentry_events(site):
     return events
 
 
+@pytest.mark.only_with("use_sentry")
 def test_an_exception_in_a_view_reaches_sentry_with_its_request_id(site, option_set):
     """The exception is a real one from a shipped view: the home page counts users, and
     the database is stopped under it. No view that raises on purpose ships to production,
     and nothing here adds one: the request goes through nginx like any other."""
-    if not chosen(option_set, "use_sentry"):
-        pytest.skip("baked without use_sentry")
     try:
         site.stack.compose("stop", "db")
         failed = site.get("/")
@@ -443,9 +441,8 @@ def heartbeat_times(site, since):
     return times
 
 
+@pytest.mark.only_with("use_celery")
 def test_beat_runs_the_heartbeat_on_the_worker_every_interval(site, option_set):
-    if not chosen(option_set, "use_celery"):
-        pytest.skip("baked without use_celery: no beat")
     assert len(site.stack.containers("beat")) == 1
     since = datetime.now(UTC)
     beats = client.poll(
