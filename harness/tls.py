@@ -97,6 +97,14 @@ def trusting(ca_file):
     return ssl.create_default_context(cafile=str(ca_file))
 
 
+def unverified():
+    """A client context that takes any certificate: for looking at what a server presents
+    (a temporary or self-signed one) before anything can verify it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    return context
+
+
 def handshake(port, server_name, context, session=None):
     """A TLS handshake with 127.0.0.1:port, asking for `server_name` (SNI): the certificate
     the server presented (verified by `context`) and the TLS socket, still open."""

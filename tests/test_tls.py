@@ -21,7 +21,14 @@ from harness.figures import ARTIFACTS, record_figures
 from harness.load import Load
 from harness.stacks import PUBLIC_HOST, free_port, stack_up
 from harness.template import TEMPLATE, TEST_IMAGES, admin_path
-from harness.tls import Authority, handshake, https_request, served_certificate, trusting
+from harness.tls import (
+    Authority,
+    handshake,
+    https_request,
+    served_certificate,
+    trusting,
+    unverified,
+)
 
 PEBBLE_OVERRIDE = str(TEMPLATE / "harness/compose.pebble.yaml")
 # A Pebble profile whose certificates expire within the test.
@@ -215,11 +222,9 @@ def test_port_80_serves_acme_challenges_and_probes_without_redirecting(acme):
 
 
 def test_a_name_not_served_here_gets_no_certificate(acme, tmp_path):
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     for name in ("other.example.org", None):
         with pytest.raises(ssl.SSLError):
-            handshake(acme.stack.https_port, name, context)
+            handshake(acme.stack.https_port, name, unverified())
 
 
 def test_renewal_under_load_serves_a_new_certificate_without_restart_or_failure(acme, tmp_path):
@@ -365,9 +370,7 @@ def acme_lines(compose, text):
 
 def test_an_unreachable_ca_leaves_a_temporary_certificate_and_retries_with_back_off(edge_only):
     compose, https_port = edge_only(ACME_DIRECTORY="https://pebble:14999/dir")  # nobody there
-    unverified = ssl.create_default_context()
-    unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
-    temporary = client.poll(lambda: served_certificate(https_port, PUBLIC_HOST, unverified), 30,
+    temporary = client.poll(lambda: served_certificate(https_port, PUBLIC_HOST, unverified()), 30,
                             what="a temporary certificate served")  # fmt: skip
     assert temporary.subject == temporary.issuer  # self-signed
     assert PUBLIC_HOST in temporary.subject.rfc4514_string()
