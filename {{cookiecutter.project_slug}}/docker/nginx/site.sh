@@ -23,7 +23,7 @@ esac
 server_names="$(echo "$DOMAINS" | tr ',' ' ') localhost"
 
 # Port 80 in the HTTPS modes: ACME challenges from the shared webroot, then everything
-# else to https. Probes keep plain HTTP (health.conf).
+# else to https. Probes keep plain HTTP: the image's healthcheck asks for /nginx-health.
 to_https() {
     cat <<CONF
 server {
@@ -33,7 +33,10 @@ server {
         root /var/www/acme;
         default_type text/plain;
     }
-    include /etc/nginx/site/health.conf;
+    location = /nginx-health {
+        access_log off;
+        return 200 "ok\n";
+    }
     location / {
         return 301 https://\$host\$request_uri;
     }
@@ -96,7 +99,10 @@ $(for proxy in ${TRUSTED_PROXIES:-}; do echo "set_real_ip_from $proxy;"; done)
 server {
     listen 80;
     server_name $server_names;
-    include /etc/nginx/site/health.conf;
+    location = /nginx-health {
+        access_log off;
+        return 200 \"ok\\n\";
+    }
     include /etc/nginx/site/app.conf;
 }"
     ;;
