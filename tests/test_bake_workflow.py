@@ -187,7 +187,7 @@ def test_update_template_brings_a_later_commit_and_keeps_the_forks_own_work(tmp_
     assert not list(project.rglob("*.rej"))
 
 
-def test_update_template_leaves_a_conflict_as_a_rej_file_to_resolve(tmp_path):
+def test_update_template_marks_a_conflict_and_the_hooks_refuse_it_until_resolved(tmp_path):
     template = template_repository(tmp_path)
     project = baked_from(template, tmp_path / "fork")
     readme = project / "README.md"
@@ -197,6 +197,6 @@ def test_update_template_leaves_a_conflict_as_a_rej_file_to_resolve(tmp_path):
 
     run_job(project, "template-update.yml", "update")
 
-    assert "## Run it our way" in readme.read_text()
-    (rejected,) = project.glob("README.md.rej")
-    assert "+## Run it here" in rejected.read_text()
+    text = readme.read_text()
+    assert "<<<<<<<" in text and "## Run it our way" in text and "## Run it here" in text
+    assert hooks_offline(project, "check-merge-conflict").returncode != 0
