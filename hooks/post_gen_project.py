@@ -35,7 +35,7 @@ OPTIONAL_PATHS = {
 
 
 # Everything cookiecutter knows of this bake: the answers, and where the template came from.
-CONTEXT = json.loads({{ cookiecutter | jsonify | tojson }})
+CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
 
 
 def generated_secrets():

@@ -4,6 +4,7 @@ a later template commit reaches the fork through the documented update."""
 
 import itertools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 
 from harness.baked import run
 from harness.template import DEFAULT_SLUG, TEMPLATE, YES_NO_ANSWERS
-from harness.workflow import checkout, committed, recipes, run_job, sh
+from harness.workflow import checkout, committed, recipes, run_job, sh, workflow
 
 EVERY_YES_NO = [
     dict(zip(YES_NO_ANSWERS, values, strict=True))
@@ -200,3 +201,17 @@ def test_update_template_marks_a_conflict_and_the_hooks_refuse_it_until_resolved
     text = readme.read_text()
     assert "<<<<<<<" in text and "## Run it our way" in text and "## Run it here" in text
     assert hooks_offline(project, "check-merge-conflict").returncode != 0
+
+
+def test_workflows_pin_actions_to_commits_and_grant_jobs_only_what_they_ask(bake):
+    project = bake()
+    for path in (project / ".github/workflows").glob("*.yml"):
+        flow = workflow(project, path.name)
+        assert flow["permissions"] == {}, path.name
+        for name, job in flow["jobs"].items():
+            assert "write-all" not in str(job["permissions"]), (path.name, name)
+            for step in job["steps"]:
+                if "uses" in step:
+                    assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", step["uses"]), step
+                if step.get("uses", "").startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False, (path.name, name)
