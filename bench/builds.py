@@ -51,7 +51,14 @@ def bake(workdir):
 
 def export_requirements(project):
     """requirements.txt for the baselines: exactly the template's locked runtime set."""
-    export = ("export", "--frozen", "--no-dev", "--no-hashes", "--output-file", "requirements.txt")
+    export = (
+        "export",
+        "--frozen",
+        "--no-default-groups",
+        "--no-hashes",
+        "--output-file",
+        "requirements.txt",
+    )
     must(uv_run(project, *export), "uv export")
 
 

@@ -1,11 +1,18 @@
-"""Finish the baked project: per-project secrets into .env, drop files of disabled options.
+"""Finish the baked project: per-project secrets into .env, drop files of disabled options,
+record which template commit it came from.
 
-Runs offline: no network, no Docker, no subprocess.
+Runs offline: no network, no Docker; git only to read the template's commit.
 """
 
+import json
+import os
 import secrets
 import shutil
+import subprocess
 from pathlib import Path
+
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
+from cookiecutter.repository import expand_abbreviations, is_repo_url
 
 ANSWERS = {
     "use_celery": "{{ cookiecutter.use_celery }}",
@@ -25,6 +32,10 @@ OPTIONAL_PATHS = {
     "use_sentry": ["config/sentry.py", "tests/test_sentry.py"],
     "use_kubernetes": ["deploy/k8s"],
 }
+
+
+# Everything cookiecutter knows of this bake: the answers, and where the template came from.
+CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
 
 
 def generated_secrets():
@@ -60,10 +71,48 @@ def remove_disabled_features(project):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def template_source():
+    """The template's git URL or absolute path, and its commit; None when it is not a git
+    checkout (a zip, a copied folder): `cruft link` records one later."""
+    template = CONTEXT["_template"]
+    if CONTEXT.get("_commit"):  # baked by cruft, which says both
+        return template, CONTEXT["_commit"]
+    if is_repo_url(expand_abbreviations(template, BUILTIN_ABBREVIATIONS)):
+        template = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
+    else:  # a local folder, maybe relative to where cookiecutter was started
+        template = str(Path(os.environ.get("PWD", ""), template).resolve())
+    head = subprocess.run(
+        ["git", "-C", CONTEXT["_repo_dir"], "rev-parse", "HEAD"],
+        cwd=os.environ.get("PWD"),
+        capture_output=True,
+        text=True,
+    )
+    return (template, head.stdout.strip()) if head.returncode == 0 else None
+
+
+def write_template_record(project):
+    """.cruft.json, as cruft writes it: the template and commit this project was baked
+    from, and the answers, so `just update-template` can bring in later template changes."""
+    source = template_source()
+    if source is None:
+        return
+    template, commit = source
+    answers = {name: value for name, value in CONTEXT.items() if not name.startswith("_")}
+    record = {
+        "template": template,
+        "commit": commit,
+        "checkout": CONTEXT.get("_checkout"),
+        "context": {"cookiecutter": {**answers, "_template": template, "_commit": commit}},
+        "directory": None,
+    }
+    (project / ".cruft.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
 def main():
     project = Path.cwd()
     write_env_file(project)
     remove_disabled_features(project)
+    write_template_record(project)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ def readme_sections(answers):
         "Run it",
         "How a request flows",
         "Where to change what",
+        "CI and git hooks",
         "Users and the admin",
         "Media",
         "Email",
@@ -117,6 +118,7 @@ def readme_sections(answers):
         *(["Celery"] if chosen("use_celery") else []),
         "Docker Swarm",
         *(["Kubernetes"] if chosen("use_kubernetes") else []),
+        "Keeping up to date",
         "Building behind a proxy or a mirror",
     ]
 

@@ -13,8 +13,9 @@ def forget_secret_files():
 
 @pytest.fixture
 def database_down():
-    """Point the default connection at a SQLite file that cannot be opened: a real failure
-    of the real driver, as when the database server is unreachable."""
+    """Point the default connection at a database that does not exist (a SQLite file that
+    cannot be opened, or an unknown Postgres database): a real failure of the real driver,
+    as when the database server is unreachable."""
     working = connections["default"]
     broken = working.__class__(
         {**working.settings_dict, "NAME": "/nonexistent-directory/db.sqlite3"}, alias="default"

@@ -1,11 +1,13 @@
-"""The test suite: fast, isolated, no network."""
+"""The test suite: fast, isolated, no network but the database it is given."""
 
 from .base import *
 
 SECRET_KEY = "test-only-insecure-key"
 
-# An in-memory database per test run.
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# The Postgres that DATABASE_URL or POSTGRES_HOST names (`just test` and CI: as in
+# production), else SQLite in memory; pytest-django makes its own test database in either.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["NAME"] = ":memory:"
 
 # Hashing real passwords slowly is the point in production and a waste in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
