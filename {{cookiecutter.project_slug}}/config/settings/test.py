@@ -4,8 +4,14 @@ from .base import *
 
 SECRET_KEY = "test-only-insecure-key"
 
-# An in-memory database per test run.
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+# An in-memory database per test run, with requests as atomic as in production.
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        "ATOMIC_REQUESTS": DATABASES["default"]["ATOMIC_REQUESTS"],
+    }
+}
 
 # Hashing real passwords slowly is the point in production and a waste in tests.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
