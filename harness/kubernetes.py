@@ -66,17 +66,50 @@ def port_number(container, port):
     return by_name[port] if isinstance(port, str) else port
 
 
-def environment(container, objects):
+def secret_data(secret):
+    return {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+
+
+def environment(container, objects, pod=None):
     """The variables a container gets from the ConfigMaps and Secrets it names, and its
-    own `env` values (which win, as in Kubernetes)."""
+    own `env` values (which win, as in Kubernetes). With its pod: each NAME_FILE that
+    names a file of a mounted Secret as NAME with that file's value, as the settings read
+    it (django-environ's FileAwareEnv)."""
     env = {}
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
             env |= named(objects, "ConfigMap")[source["configMapRef"]["name"]]["data"]
         else:
-            secret = named(objects, "Secret")[source["secretRef"]["name"]]
-            env |= {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-    return env | {variable["name"]: variable["value"] for variable in container.get("env", [])}
+            env |= secret_data(named(objects, "Secret")[source["secretRef"]["name"]])
+    env |= {variable["name"]: variable["value"] for variable in container.get("env", [])}
+    files = secret_files(objects, pod, container) if pod else {}
+    for name, path in list(env.items()):
+        if name.endswith("_FILE") and path in files:
+            del env[name]
+            env[name.removesuffix("_FILE")] = files[path]
+    return env
+
+
+def secret_files(objects, pod, container):
+    """The files a container gets from Secrets, by their path: a key per file."""
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    secrets = named(objects, "Secret")
+    return {
+        f"{mount['mountPath']}/{key}": value
+        for mount in container.get("volumeMounts", [])
+        if (source := volumes[mount["name"]].get("secret"))
+        for key, value in secret_data(secrets[source["secretName"]]).items()
+    }
+
+
+def with_secret_values(objects, **values):
+    """The objects with these keys' values in every Secret: stand-ins for the managed
+    services the placeholders name, given to the pods as the cluster would give them."""
+    encoded = {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
+    return [
+        {**obj, "data": {**obj["data"], **encoded}} if obj["kind"] == "Secret" else obj
+        for obj in objects
+    ]
 
 
 def nginx_site(project, env, directory):
@@ -149,9 +182,9 @@ def world_writable_directory(path):
 
 def as_docker_run(objects, pod, container, workdir):
     """`docker run` flags giving a container what its pod spec grants, no more: its user,
-    capabilities, sysctls, writable emptyDirs, files from ConfigMaps, the rest of the root
-    read-only. (Docker's default seccomp profile stands for RuntimeDefault.) The database
-    is in `workdir`."""
+    capabilities, sysctls, writable emptyDirs, files from ConfigMaps and Secrets, the rest
+    of the root read-only. (Docker's default seccomp profile stands for RuntimeDefault.)
+    The database is in `workdir`."""
     security = pod["securityContext"] | container["securityContext"]
     flags = [
         f"--user={security['runAsUser']}:{security['runAsGroup']}",
@@ -169,7 +202,16 @@ def as_docker_run(objects, pod, container, workdir):
     flags += [f"--sysctl={name}={value}" for name, value in sysctls.items()]
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
     files = config_map_files(objects, pod, container)
+    secrets = secret_files(objects, pod, container)
     for mount in container.get("volumeMounts", []):
+        if "secret" in volumes[mount["name"]]:
+            directory = workdir / mount["name"]
+            directory.mkdir(exist_ok=True)
+            for path, value in secrets.items():
+                if path.startswith(mount["mountPath"] + "/"):
+                    (directory / path.rpartition("/")[2]).write_text(value)
+            flags.append(f"--volume={directory}:{mount['mountPath']}:ro")
+            continue
         if mount["mountPath"] in files:
             copy = workdir / mount["name"]
             copy.write_text(files[mount["mountPath"]])

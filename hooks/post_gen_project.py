@@ -57,9 +57,11 @@ def write_env_file(project):
     for line in example_body.splitlines():
         name = line.partition("=")[0]
         lines.append(f"{name}={values[name]}" if name in values else line)
-    env_file = project / ".env"
-    env_file.write_text("\n".join(lines) + "\n")
-    env_file.chmod(0o600)
+    # Owner-only from the moment it exists (O_EXCL: never an existing file, whatever its
+    # mode), not chmod-ed after the secrets are in it.
+    descriptor = os.open(project / ".env", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as env_file:
+        env_file.write("\n".join(lines) + "\n")
 
 
 def remove_disabled_features(project):

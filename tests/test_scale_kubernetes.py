@@ -32,6 +32,7 @@ from harness.kubernetes import (
     pods_selected,
     port_number,
     probe_statuses,
+    with_secret_values,
     workloads,
     world_writable_directory,
 )
@@ -198,7 +199,7 @@ def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, 
         for probe in probes.values():
             assert port_number(container, probe["port"]) == int(dockerfile(project, "EXPOSE"))
         paths = sorted({probe["path"] for probe in probes.values()})
-        env = environment(container, objects) | {"CACHE_URL": LOCAL_CACHE_URL}
+        env = environment(container, objects, pod_spec(web)) | {"CACHE_URL": LOCAL_CACHE_URL}
         database_up = {**env, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}
         database_down = {**env, "DATABASE_URL": "sqlite:////nonexistent-directory/db.sqlite3"}
         up = probe_statuses(synced(project), database_up, paths)
@@ -336,7 +337,8 @@ def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, o
         assert command[0] == "celery" and "worker" in command
         assert command.index("--quiet") < command.index("worker")  # no banner among JSON lines
         assert "CELERY_BROKER_URL" in secret_keys
-        assert environment(container, objects)["CELERY_BROKER_URL"].startswith("redis://")
+        broker = environment(container, objects, pod_spec(worker))["CELERY_BROKER_URL"]
+        assert broker.startswith("redis://")
         assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
 
 
@@ -349,7 +351,8 @@ def test_every_app_pod_caches_in_the_managed_redis_of_the_secret(overlays):
         for workload in workloads(objects):
             for container in pod_spec(workload)["containers"]:
                 if container["image"] == migrate["image"]:  # the app's
-                    assert environment(container, objects)["CACHE_URL"].startswith("redis://")
+                    env = environment(container, objects, pod_spec(workload))
+                    assert env["CACHE_URL"].startswith("redis://")
         assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
 
 
@@ -390,15 +393,14 @@ def images_by_name(project, image, option_set):
 def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
     rendered, project, image, option_set, deployment, workdir
 ):
-    """The kubelet's own requests (path, port, Host header), within the startup budget."""
-    objects = rendered["base"]
+    """The kubelet's own requests (path, port, Host header), within the startup budget.
+    Secrets as the pod gets them: files, here naming the stand-ins."""
+    objects = with_secret_values(
+        rendered["base"], DATABASE_URL=DATABASE_URL, CACHE_URL=LOCAL_CACHE_URL
+    )
     pod = pod_spec(named(objects, "Deployment")[deployment])
     (container,) = pod["containers"]
     env = environment(container, objects)
-    if "DATABASE_URL" in env:
-        env["DATABASE_URL"] = DATABASE_URL
-    if "CACHE_URL" in env:
-        env["CACHE_URL"] = LOCAL_CACHE_URL
     tag = images_by_name(project, image, option_set)[container["image"]]
     # Startup first, where there is one: the budget is the kubelet's patience with it.
     probes = [container[kind] for kind in PROBE_KINDS if kind in container]
@@ -421,11 +423,11 @@ def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod
     rendered, project, image, option_set, workdir
 ):
     """web's init container holds its pod back until the Job has migrated the database."""
-    objects = rendered["base"]
+    objects = with_secret_values(rendered["base"], DATABASE_URL=DATABASE_URL)
     tag = image(option_set)
 
     def run(workload, container):
-        env = environment(container, objects) | {"DATABASE_URL": DATABASE_URL}
+        env = environment(container, objects)
         granted = as_docker_run(objects, pod_spec(workload), container, workdir)
         flags = [*granted, *engine.env_flags(env)]
         return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)

@@ -16,9 +16,6 @@ urlpatterns = [
     # Password reset and change, on the admin's own templates.
     # https://docs.djangoproject.com/en/5.2/topics/auth/default/#module-django.contrib.auth.views
     path("accounts/", include("django.contrib.auth.urls")),
-{%- if cookiecutter.use_celery == "y" %}
-    path("jobs/", include("{{ cookiecutter.project_slug }}.jobs.urls")),
-{%- endif %}
     # Uploads, for runserver only (DEBUG): in production nginx serves them, or the bucket.
     # https://docs.djangoproject.com/en/5.2/howto/static-files/#serving-files-uploaded-by-a-user-during-development
 ] + static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

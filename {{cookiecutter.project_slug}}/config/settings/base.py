@@ -5,6 +5,7 @@ django-environ, and nowhere else. Each environment module (dev, test, prod) exte
 https://docs.djangoproject.com/en/5.2/ref/settings/
 """
 
+import ipaddress
 import re
 import warnings
 from email.utils import getaddresses
@@ -153,6 +154,10 @@ else:
 # costs one failed check rather than one failed request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each request's writes commit together or not at all: a worker killed mid-request, or an
+# exception, leaves no half-written request behind.
+# https://docs.djangoproject.com/en/5.2/topics/db/transactions/#tying-transactions-to-http-requests
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so readiness turns 503 within seconds.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
@@ -172,6 +177,31 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+
+# Where Prometheus scrapes from: this host, and the private ranges of container networks.
+PRIVATE_NETWORKS = [
+    "127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+]  # fmt: skip
+
+
+def metrics_networks():
+    """METRICS_ALLOWED_NETWORKS, comma-separated CIDRs: who may read /metrics without
+    METRICS_TOKEN (health/metrics.py). Unset: PRIVATE_NETWORKS; empty: nobody, the token
+    only."""
+    value = env.str("METRICS_ALLOWED_NETWORKS", default=",".join(PRIVATE_NETWORKS))
+    try:
+        return [ipaddress.ip_network(cidr.strip()) for cidr in value.split(",") if cidr.strip()]
+    except ValueError:
+        raise ImproperlyConfigured(
+            "METRICS_ALLOWED_NETWORKS must be comma-separated networks like 10.0.0.0/8"
+        ) from None
+
+
+METRICS_ALLOWED_NETWORKS = metrics_networks()
+# A bearer token that opens /metrics from anywhere (Prometheus' `authorization`), best as
+# METRICS_TOKEN_FILE. Unset: no token opens it.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").rstrip("\n")
 
 # https://docs.djangoproject.com/en/5.2/topics/i18n/
 LANGUAGE_CODE = "en-us"

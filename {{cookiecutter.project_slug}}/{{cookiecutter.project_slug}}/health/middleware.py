@@ -6,15 +6,15 @@ in ALLOWED_HOSTS) or a 301 to https. These paths are answered here instead; ever
 else goes on down the chain untouched.
 """
 
-from django_prometheus.exports import ExportToDjangoView
-
+from .metrics import metrics
 from .views import liveness, readiness
 
 PROBES = {
     "/health/": liveness,
     "/health/ready/": readiness,
-    # Prometheus scrapes by IP too. nginx does not expose this path publicly.
-    "/metrics": ExportToDjangoView,
+    # Prometheus scrapes by IP too. nginx does not expose this path publicly, and the view
+    # refuses whoever is not allowed (metrics.py).
+    "/metrics": metrics,
 }
 
 
