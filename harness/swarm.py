@@ -20,6 +20,8 @@ UPDATE_TIMEOUT = 240
 
 @dataclass
 class SwarmStack:
+    """A stack `docker stack deploy` made, by its name, reached through nginx's port."""
+
     name: str
     base_url: str
     compose_files: list
