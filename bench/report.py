@@ -8,9 +8,30 @@ from pathlib import Path
 from bench.charts import write_charts
 from bench.records import Https, Results, Serving, Stop, Variant, Wrk
 from bench.targets import https_targets, targets
-from bench.units import MB, fmt_int, fmt_mb, fmt_mib, fmt_ms, fmt_rps, fmt_seconds, ratio
+from bench.units import (
+    MB,
+    fmt_int,
+    fmt_mb,
+    fmt_mib,
+    fmt_ms,
+    fmt_rps,
+    fmt_seconds,
+    render_markdown,
+    render_text,
+    table,
+)
 
 LESSON_START, LESSON_END = "<!-- bench:figures -->", "<!-- /bench:figures -->"
+
+
+def wrk_rows(prefix, runs, rate="req/s"):
+    """wrk runs side by side, a row per figure: rate, median and tail latency, errors."""
+    return [
+        (f"{prefix} {rate}", [run.rps for run in runs], fmt_rps),
+        (f"{prefix} p50 (ms)", [run.p50 for run in runs], fmt_ms),
+        (f"{prefix} p99 (ms)", [run.p99 for run in runs], fmt_ms),
+        (f"{prefix} errors", [run.errors for run in runs], fmt_int),
+    ]
 
 
 def comparison_rows(results: Results):
@@ -30,13 +51,7 @@ def comparison_rows(results: Results):
         ("docker run → first 200 (s, median)", each(lambda v: v.first_200), fmt_seconds),
     ]
     for label, path in (("/health/", "/health/"), ("/ (home)", "/")):
-        runs = [variant.direct.wrk_runs()[path] for variant in measured]
-        rows += [
-            (f"{label} direct: req/s", [run.rps for run in runs], fmt_rps),
-            (f"{label} direct: p50 (ms)", [run.p50 for run in runs], fmt_ms),
-            (f"{label} direct: p99 (ms)", [run.p99 for run in runs], fmt_ms),
-            (f"{label} direct: errors", [run.errors for run in runs], fmt_int),
-        ]
+        rows += wrk_rows(f"{label} direct:", [v.direct.wrk_runs()[path] for v in measured])
     stops = [variant.direct.stop for variant in measured]
     rows += [
         ("memory idle (MiB)", each(lambda v: v.direct.memory_idle), fmt_mib),
@@ -55,29 +70,13 @@ def nginx_rows(results: Results):
     servings = [*results.stacks.values(), *(v.direct for v in results.variants.values())]
     rows = []
     for label, path in (("/health/", "/health/"), ("/ (home)", "/")):
-        runs = [serving.wrk_runs()[path] for serving in servings]
-        rows += [
-            (f"{label} req/s", [run.rps for run in runs], fmt_rps),
-            (f"{label} p50 (ms)", [run.p50 for run in runs], fmt_ms),
-            (f"{label} p99 (ms)", [run.p99 for run in runs], fmt_ms),
-            (f"{label} errors", [run.errors for run in runs], fmt_int),
-        ]
+        rows += wrk_rows(label, [serving.wrk_runs()[path] for serving in servings])
     return rows + [
         ("web memory idle (MiB)", [s.memory_idle for s in servings], fmt_mib),
         ("web memory under load (MiB, peak)", [s.memory_load for s in servings], fmt_mib),
         ("docker stop web under load (s)", [s.stop.seconds for s in servings], fmt_seconds),
         ("failed in-flight requests", [s.stop.in_flight.failed for s in servings], fmt_int),
     ]
-
-
-def table(header, rows, ratio_columns):
-    """Rows as lists of strings: the first value column is divided by each of the others."""
-    out = []
-    for label, values, show in rows:
-        cells = [label, *[show(v) for v in values]]
-        cells += [ratio(values[0], values[i]) for i in ratio_columns]
-        out.append(cells)
-    return [header, *out]
 
 
 def main_table(results):
@@ -102,13 +101,7 @@ def https_table(https: Https):
     """HTTPS (TLS_MODE=files) against HTTP (TLS_MODE=off) through the template's nginx."""
     rows = []
     for label, path in (("/health/", "/health/"), ("/ (home)", "/")):
-        runs = [https.https[path], https.http[path]]
-        rows += [
-            (f"{label} keep-alive req/s", [run.rps for run in runs], fmt_rps),
-            (f"{label} p50 (ms)", [run.p50 for run in runs], fmt_ms),
-            (f"{label} p99 (ms)", [run.p99 for run in runs], fmt_ms),
-            (f"{label} errors", [run.errors for run in runs], fmt_int),
-        ]
+        rows += wrk_rows(label, [https.https[path], https.http[path]], rate="keep-alive req/s")
     header = ["template through nginx", "HTTPS", "HTTP", "HTTPS/HTTP"]
     return table(header, rows, ratio_columns=[1])
 
@@ -145,26 +138,6 @@ def https_details(https: Https):
         + "; ".join(f"wrk {path}: {wrk_summary(run)}" for path, run in runs.items())
         for protocol, runs in (("HTTPS", https.https), ("HTTP", https.http))
     ]
-
-
-def render_text(rows):
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            row[0].ljust(widths[0]),
-            *[c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)],
-        ]
-        lines.append("  ".join(cells))
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def render_markdown(rows):
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" + "---:|" * (len(rows[0]) - 1)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
-    return "\n".join(lines)
 
 
 def eof_notes(results):

@@ -1,6 +1,9 @@
-"""Checking a baked project on the host: its own code, and linters, for every stage."""
+"""Checking a baked project on the host: its own code, linters, and the environment
+variables its code reads, for every stage."""
 
+import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +65,52 @@ def assert_ruff_clean(directory):
     for command in (["check", "."], ["format", "--check", "."]):
         result = run([sys.executable, "-m", "ruff", *command], cwd=directory)
         assert result.returncode == 0, result.stdout + result.stderr
+
+
+def reads_variable(call, readers):
+    """Whether a call reads the environment variable its first argument names: env() and
+    env.TYPE() (django-environ), os.environ.get, os.getenv, or one of `readers`. Not
+    os.environ.setdefault: that is the project setting a variable for a library."""
+    function = ast.unparse(call.func)
+    return (
+        function in {"env", "os.environ.get", "os.getenv", "getenv", *readers}
+        or function.rpartition(".")[0] == "env"
+    )
+
+
+def variables_read(sources):
+    """Every environment variable the Python `sources` read by name, directly or through
+    a function that passes its parameter on to a reader (flag())."""
+    trees = [ast.parse(source) for source in sources]
+    readers, before = set(), None
+    while readers != before:
+        before = set(readers)
+        readers |= {
+            function.name
+            for tree in trees
+            for function in ast.walk(tree)
+            if isinstance(function, ast.FunctionDef) and function.args.args
+            for call in ast.walk(function)
+            if isinstance(call, ast.Call) and call.args and reads_variable(call, readers)
+            and ast.unparse(call.args[0]) == function.args.args[0].arg
+        }  # fmt: skip
+    names = set()
+    for node in (node for tree in trees for node in ast.walk(tree)):
+        if isinstance(node, ast.Call) and node.args and reads_variable(node, readers):
+            names.add(node.args[0])
+        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            names.add(node.slice)
+    return {node.value for node in names if isinstance(node, ast.Constant)}
+
+
+def unlisted_variables(project, *extra_sources):
+    """Variables the project's Python (not its tests) reads that .env.example leaves out."""
+    sources = [
+        path.read_text()
+        for path in baked_files(project)
+        if path.suffix == ".py" and path.parts[len(project.parts)] != "tests"
+    ]
+    listed = re.findall(
+        r"^# ?([A-Z][A-Z0-9_]*)=|^([A-Z][A-Z0-9_]*)=", (project / ".env.example").read_text(), re.M
+    )
+    return variables_read([*sources, *extra_sources]) - {name for pair in listed for name in pair}

@@ -1,4 +1,4 @@
-"""Headless Chromium for the stack and tls stages."""
+"""Headless Chromium for the stack and tls stages, and logging into the admin with it."""
 
 import os
 import subprocess
@@ -36,3 +36,16 @@ def chromium_trusting(root_pem, home, site_name):
             yield browser
         finally:
             browser.close()
+
+
+def logged_in_to_admin(browser, origin, admin, username, password):
+    """A page of the admin at `origin` + `admin` (the bake's DJANGO_ADMIN_URL), logged in
+    as `username`: the login form filled in as a person does."""
+    page = browser.new_page()
+    page.goto(origin + admin + "login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    with page.expect_navigation():
+        page.click("input[type=submit]")
+    assert page.url == origin + admin, page.inner_text("body")[:500]
+    return page

@@ -1,10 +1,13 @@
 """Thin helpers over the docker CLI, the interface users have too."""
 
+import json
 import os
 import subprocess
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from harness import client
 
 # The host's CA bundle, for builds behind this machine's TLS-intercepting proxy. Passing it
 # is exactly what a user behind a corporate proxy does (see the baked README).
@@ -74,3 +77,33 @@ def running(image, env, *args, port=8000):
         yield Container(name, f"http://127.0.0.1:{published}")
     finally:
         docker("rm", "--force", "--volumes", name, check=False)
+
+
+def start_period(tag):
+    """Seconds the image's HEALTHCHECK gives it to start: the deadline it sets itself, the
+    same on a fast machine and a slow one."""
+    healthcheck = docker("image", "inspect", "-f", "{{json .Config.Healthcheck}}", tag).stdout
+    return json.loads(healthcheck)["StartPeriod"] / 1e9
+
+
+def wait_until_healthy(container, deadline):
+    """Until Docker reports the container's HEALTHCHECK healthy."""
+
+    def healthy():
+        status = docker("inspect", "-f", "{{.State.Health.Status}}", container).stdout
+        return status.strip() == "healthy"
+
+    client.poll(healthy, deadline, interval=0.5, what="HEALTHCHECK healthy")
+
+
+def run_in_image(tag, *command, user=None):
+    """`command` in a fresh container of `tag`, instead of its entrypoint; fails unless it
+    exits 0, so a check cannot pass because the container never started."""
+    as_user = [f"--user={user}"] if user else []
+    return docker("run", "--rm", *as_user, "--entrypoint", command[0], tag, *command[1:])
+
+
+def verdict(tag, script):
+    """What a shell script prints in `tag`: the script says what it found and exits 0, so
+    "not there" (a verdict) and "could not look" (an error) stay apart."""
+    return run_in_image(tag, "sh", "-c", f"set -u; {script}").stdout.strip()

@@ -4,10 +4,14 @@ pods and containers, and what each container is given."""
 import base64
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
-from harness.baked import uv_run
+import yaml
+
+from harness import client, engine
+from harness.baked import tool, uv_run
 
 # Debian's kubectl 1.32.3 with its built-in kustomize, from .ci/provision-kubectl.sh.
 KUBECTL = Path("/usr/local/lib/django-docker/kubectl")
@@ -126,6 +130,20 @@ def nginx_site(project, env, directory):
     return site.read_text()
 
 
+def nginx_servers(config, host):
+    """The `server` blocks of an nginx config whose server_name names `host`."""
+    servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
+    return [server for server in servers if re.search(rf"server_name [^;]*\b{host}\b", server)]
+
+
+def nginx_upstream(objects):
+    """(Service name, port) of the upstream nginx's pods are given (a ConfigMap's file)."""
+    nginx = pod_spec(named(objects, "Deployment")["nginx"])
+    files = config_map_files(objects, nginx, nginx["containers"][0])
+    upstream = re.search(r"server (\w+):(\d+);", files[NGINX_UPSTREAM])
+    return upstream[1], int(upstream[2])
+
+
 def config_map_files(objects, pod, container):
     """The files a container gets from ConfigMaps, by the path they are mounted at."""
     volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
@@ -147,6 +165,74 @@ def kustomize(kubectl, directory):
     )
 
 
+def as_deployed(project, directory):
+    """A copy of the project's deploy/k8s as its README deploys it: overlays/prod/secret.env
+    written from the base's template (keeping the placeholders, here)."""
+    k8s = directory / "k8s"
+    shutil.copytree(project / "deploy/k8s", k8s)
+    shutil.copy(k8s / "base/app-secret.env", k8s / "overlays/prod/secret.env")
+    return k8s
+
+
+def render_each(kubectl, k8s):
+    """Each kustomization's objects, by its directory under deploy/k8s (base, overlays/...)."""
+    objects = {}
+    for directory in [k8s / "base", *sorted((k8s / "overlays").iterdir())]:
+        result = kustomize(kubectl, directory)
+        assert result.returncode == 0, f"{directory.name}: {result.stderr}"
+        objects[str(directory.relative_to(k8s))] = list(yaml.safe_load_all(result.stdout))
+    return objects
+
+
+def unused_files(kustomization):
+    """The files beside a kustomization.yaml that it does not name: never deployed."""
+    spec = yaml.safe_load(kustomization.read_text())
+    generators = [*spec.get("configMapGenerator", []), *spec.get("secretGenerator", [])]
+    used = {
+        *spec.get("resources", []),
+        *(patch["path"] for patch in spec.get("patches", [])),
+        *(env for generator in generators for env in generator.get("envs", [])),
+        # `key=file`, or just `file`
+        *(f.rpartition("=")[2] for generator in generators for f in generator.get("files", [])),
+    }
+    files = {path.name for path in kustomization.parent.iterdir() if path.is_file()}
+    return files - used - {"kustomization.yaml", ".gitignore"}
+
+
+def yamllint(project):
+    """yamllint, strict, on the project's deploy/k8s."""
+    return subprocess.run(
+        [tool("yamllint"), "--strict", "--config-data", YAMLLINT_CONFIG, "deploy/k8s"],
+        cwd=project, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def each_container(overlays):
+    """(where, pod spec, container) of every container of every workload of the overlays;
+    `where` names it for an assertion's message."""
+    for name, objects in overlays.items():
+        for workload in workloads(objects):
+            for container in all_containers(workload):
+                where = f"{name} {workload['metadata']['name']}/{container['name']}"
+                yield where, pod_spec(workload), container
+
+
+def secret_keys(objects):
+    """The keys of every Secret: what the cluster's secrets hold, values aside."""
+    return {key for secret in named(objects, "Secret").values() for key in secret["data"]}
+
+
+def http_headers(probe):
+    """A probe's `httpGet.httpHeaders`, as a dict."""
+    return {header["name"]: header["value"] for header in probe.get("httpHeaders", [])}
+
+
+def answers_probe(base_url, http_get):
+    """Whether the server at `base_url` answers a probe's `httpGet` (path, Host header) 200."""
+    return client.request(base_url + http_get["path"], headers=http_headers(http_get)).status == 200
+
+
+# Run in the baked project: argv is the environment (JSON), the Host header, the paths.
 PROBE_SCRIPT = """
 import json, os, sys
 os.environ.update(json.loads(sys.argv[1]))
@@ -168,10 +254,14 @@ def probe_statuses(project, env, paths):
     return dict(zip(paths, json.loads(result.stdout), strict=True))
 
 
+# The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
+# which would hide a pod that needs the sysctl and lacks it.
 UNPRIVILEGED_PORT_START = {"net.ipv4.ip_unprivileged_port_start": "1024"}
 # Stands in for the managed Postgres: a SQLite file in a directory outside the pods.
 DATABASE_DIR = "/database"
 DATABASE_URL = f"sqlite:///{DATABASE_DIR}/db.sqlite3"
+# Stands in for the managed Redis the Secret names (CACHE_URL), as SQLite does for Postgres.
+LOCAL_CACHE_URL = "locmemcache://"
 
 
 def world_writable_directory(path):
@@ -223,3 +313,17 @@ def as_docker_run(objects, pod, container, workdir):
         directory = world_writable_directory(workdir / mount["name"])
         flags.append(f"--volume={directory}:{mount['mountPath']}")
     return flags
+
+
+def local_images(project, image, option_set):
+    """The base's image names (compose's local names), each the tag this session built
+    for the option set (`image`, the fixture)."""
+    return {project.name: image(option_set), f"{project.name}-nginx": image(option_set, "nginx")}
+
+
+def run_as_granted(objects, workload, container, workdir, tag, env):
+    """The container's command in a container of `tag` with no more than its pod spec
+    grants (`as_docker_run`) and `env`, to the end."""
+    granted = as_docker_run(objects, pod_spec(workload), container, workdir)
+    flags = [*granted, *engine.env_flags(env)]
+    return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)

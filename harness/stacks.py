@@ -1,5 +1,8 @@
-"""The baked compose stacks, brought up from prebuilt images on loopback, always torn down."""
+"""The baked compose files, as compose resolves them, and their stacks, brought up from
+prebuilt images on loopback, always torn down."""
 
+import json
+import re
 import socket
 import uuid
 from dataclasses import dataclass
@@ -81,3 +84,35 @@ def leftovers(project_name):
         kind: engine.docker(kind, "ls", "--quiet", *extra, label).stdout.split()
         for kind, extra in listings.items()
     }
+
+
+def compose_files(project):
+    """Every compose file of a bake (compose*.yaml, the Swarm stack, ...): YAML with services
+    that name their images. Not an overlay, which only adds to another file's services
+    (deploy/swarm/https.yaml) and names none."""
+    return sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*.yaml")
+        if re.search(r"^services:", text := path.read_text(), re.M)
+        and re.search(r"^ +(image|build):", text, re.M)
+    )
+
+
+def compose_services(project, compose_file, env):
+    """The file's services, as `docker compose config` resolves them with `env`."""
+    config = engine.compose(project, compose_file, "config", "--format=json", env=env, check=True)
+    return json.loads(config.stdout)["services"]
+
+
+def images_named(project, compose_file, env):
+    """(images the file's services run, images they build, base images passed to their
+    builds), as compose resolves them with `env`."""
+    run, built, bases = set(), set(), set()
+    for service in compose_services(project, compose_file, env).values():
+        build = service.get("build")
+        (built if build else run).add(service["image"])
+        if build:
+            bases |= {
+                value for arg, value in build.get("args", {}).items() if arg.endswith("_IMAGE")
+            }
+    return run, built, bases

@@ -1,13 +1,20 @@
 """Bake stage: render the template and check the result, without Docker."""
 
-import ast
 import re
 import subprocess
 
 import pytest
 import yaml
 
-from harness.baked import assert_ruff_clean, baked_files, run, synced, tool, uv_run
+from harness.baked import (
+    assert_ruff_clean,
+    baked_files,
+    run,
+    synced,
+    tool,
+    unlisted_variables,
+    uv_run,
+)
 from harness.template import (
     DEFAULT_SLUG,
     OPTION_SETS,
@@ -15,6 +22,7 @@ from harness.template import (
     TEMPLATE,
     YES_NO_ANSWERS,
     optional_paths,
+    project_env,
 )
 
 # Every combination of the answers that change which files are baked or what is in them:
@@ -303,12 +311,7 @@ def test_the_image_installs_the_uv_that_locks_the_project(bake):
 
 def test_secrets_are_generated_per_project_and_kept_out_of_git_and_images(bake):
     first, second = bake(project_slug="first"), bake(project_slug="second")
-
-    def env_values(project):
-        lines = (project / ".env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line and line[0] != "#")
-
-    first_env, second_env = env_values(first), env_values(second)
+    first_env, second_env = project_env(first), project_env(second)
     for name in ["DJANGO_SECRET_KEY", "POSTGRES_PASSWORD"]:
         assert len(first_env[name]) >= 32
         assert first_env[name] != second_env[name]
@@ -318,55 +321,6 @@ def test_secrets_are_generated_per_project_and_kept_out_of_git_and_images(bake):
     ignored = subprocess.run(["git", "check-ignore", ".env"], cwd=first, capture_output=True)
     assert ignored.returncode == 0
     assert "**/.env" in (first / ".dockerignore").read_text().splitlines()
-
-
-def reads_variable(call, readers):
-    """Whether a call reads the environment variable its first argument names: env() and
-    env.TYPE() (django-environ), os.environ.get, os.getenv, or one of `readers`. Not
-    os.environ.setdefault: that is the project setting a variable for a library."""
-    function = ast.unparse(call.func)
-    return (
-        function in {"env", "os.environ.get", "os.getenv", "getenv", *readers}
-        or function.rpartition(".")[0] == "env"
-    )
-
-
-def variables_read(sources):
-    """Every environment variable the Python `sources` read by name, directly or through
-    a function that passes its parameter on to a reader (flag())."""
-    trees = [ast.parse(source) for source in sources]
-    readers, before = set(), None
-    while readers != before:
-        before = set(readers)
-        readers |= {
-            function.name
-            for tree in trees
-            for function in ast.walk(tree)
-            if isinstance(function, ast.FunctionDef) and function.args.args
-            for call in ast.walk(function)
-            if isinstance(call, ast.Call) and call.args and reads_variable(call, readers)
-            and ast.unparse(call.args[0]) == function.args.args[0].arg
-        }  # fmt: skip
-    names = set()
-    for node in (node for tree in trees for node in ast.walk(tree)):
-        if isinstance(node, ast.Call) and node.args and reads_variable(node, readers):
-            names.add(node.args[0])
-        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
-            names.add(node.slice)
-    return {node.value for node in names if isinstance(node, ast.Constant)}
-
-
-def unlisted_variables(project, *extra_sources):
-    """Variables the project's Python (not its tests) reads that .env.example leaves out."""
-    sources = [
-        path.read_text()
-        for path in baked_files(project)
-        if path.suffix == ".py" and path.parts[len(project.parts)] != "tests"
-    ]
-    listed = re.findall(
-        r"^# ?([A-Z][A-Z0-9_]*)=|^([A-Z][A-Z0-9_]*)=", (project / ".env.example").read_text(), re.M
-    )
-    return variables_read([*sources, *extra_sources]) - {name for pair in listed for name in pair}
 
 
 def test_env_example_lists_every_variable_the_settings_read(bake):

@@ -13,8 +13,8 @@ from html import escape
 import pytest
 
 from harness import client, engine
-from harness.engine import docker
-from harness.stacks import VIA_HTTPS
+from harness.engine import docker, run_in_image, start_period, verdict, wait_until_healthy
+from harness.stacks import VIA_HTTPS, compose_files, compose_services, images_named
 from harness.template import (
     DEFAULT_SLUG,
     LOCAL_STATE_CONTENT,
@@ -36,13 +36,6 @@ def health_ok(container):
     return client.request(container.base_url + "/health/").status == 200
 
 
-def start_period(tag):
-    """Seconds the image's HEALTHCHECK gives it to start: the deadline it sets itself, the
-    same on a fast machine and a slow one."""
-    healthcheck = docker("image", "inspect", "-f", "{{json .Config.Healthcheck}}", tag).stdout
-    return json.loads(healthcheck)["StartPeriod"] / 1e9
-
-
 @pytest.fixture(scope="module")
 def web(image, option_set):
     """The runtime image serving with the minimal production environment and SQLite."""
@@ -56,27 +49,6 @@ def web(image, option_set):
         yield container
 
 
-def wait_until_docker_reports_healthy(container):
-    def healthy():
-        status = docker("inspect", "-f", "{{.State.Health.Status}}", container.name).stdout
-        return status.strip() == "healthy"
-
-    client.poll(healthy, container.start_period + 10, interval=0.5, what="HEALTHCHECK healthy")
-
-
-def run_in_image(tag, *command, user=None):
-    """`command` in a fresh container of `tag`, instead of its entrypoint; fails unless it
-    exits 0, so a check cannot pass because the container never started."""
-    as_user = [f"--user={user}"] if user else []
-    return docker("run", "--rm", *as_user, "--entrypoint", command[0], tag, *command[1:])
-
-
-def verdict(tag, script):
-    """What a shell script prints in `tag`: the script says what it found and exits 0, so
-    "not there" (a verdict) and "could not look" (an error) stay apart."""
-    return run_in_image(tag, "sh", "-c", f"set -u; {script}").stdout.strip()
-
-
 def test_runtime_answers_health_within_its_start_period(web):
     assert web.seconds_to_health < web.start_period
     ready = client.request(web.base_url + "/health/ready/")
@@ -87,7 +59,7 @@ def test_runtime_answers_health_within_its_start_period(web):
 
 def test_runtime_starts_without_errors_in_its_log(web):
     # By the time Docker has seen a passing HEALTHCHECK, start-up is well over.
-    wait_until_docker_reports_healthy(web)
+    wait_until_healthy(web.name, web.start_period + 10)
     logs = docker("logs", web.name)
     log = logs.stdout + logs.stderr
     assert "Booting worker" in log
@@ -135,7 +107,7 @@ def test_runtime_passes_the_deployment_checklist(web):
 
 
 def test_docker_healthcheck_reports_healthy(web):
-    wait_until_docker_reports_healthy(web)
+    wait_until_healthy(web.name, web.start_period + 10)
 
 
 # Each worker's own count of 404 answers, from the files prometheus_client shares between
@@ -362,33 +334,6 @@ def test_compose_files_are_valid(bake, docker_engine, option_set, compose_file):
 MIRROR = "registry.example.com/mirror/"
 
 
-def compose_files(project):
-    """Every compose file of a bake (compose*.yaml, the Swarm stack, ...): YAML with services
-    that name their images. Not an overlay, which only adds to another file's services
-    (deploy/swarm/https.yaml) and names none."""
-    return sorted(
-        str(path.relative_to(project))
-        for path in project.rglob("*.yaml")
-        if re.search(r"^services:", text := path.read_text(), re.M)
-        and re.search(r"^ +(image|build):", text, re.M)
-    )
-
-
-def images_named(project, compose_file, env):
-    """(images the file's services run, images they build, base images passed to their
-    builds), as `compose config` resolves them with `env`."""
-    config = engine.compose(project, compose_file, "config", "--format=json", env=env, check=True)
-    run, built, bases = set(), set(), set()
-    for service in json.loads(config.stdout)["services"].values():
-        build = service.get("build")
-        (built if build else run).add(service["image"])
-        if build:
-            bases |= {
-                value for arg, value in build.get("args", {}).items() if arg.endswith("_IMAGE")
-            }
-    return run, built, bases
-
-
 def test_compose_files_pull_official_images_each_through_its_mirror_variable(
     bake, docker_engine, option_set
 ):
@@ -432,9 +377,6 @@ def test_dockerfile_builds_only_from_its_stages_and_mirrorable_official_images(
     unset = dict.fromkeys(OFFICIAL_IMAGES, "")
     passed = set()
     for compose_file in compose_files(project):
-        config = engine.compose(
-            project, compose_file, "config", "--format=json", env=unset, check=True
-        )
-        for service in json.loads(config.stdout)["services"].values():
+        for service in compose_services(project, compose_file, unset).values():
             passed |= set(service.get("build", {}).get("args", {}))
     assert set(image_args) <= passed

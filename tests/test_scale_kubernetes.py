@@ -6,45 +6,46 @@ the hardening leaves the servers working."""
 
 import re
 import shutil
-import subprocess
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from harness import client, engine
-from harness.baked import synced, tool
+from harness.baked import synced
 from harness.kubernetes import (
     DATABASE_URL,
     KUBERNETES_VERSION,
-    NGINX_UPSTREAM,
+    LOCAL_CACHE_URL,
     PROBE_KINDS,
-    YAMLLINT_CONFIG,
     all_containers,
+    answers_probe,
+    as_deployed,
     as_docker_run,
-    config_map_files,
     dockerfile,
+    each_container,
     environment,
+    http_headers,
     kustomize,
+    local_images,
     named,
+    nginx_servers,
     nginx_site,
+    nginx_upstream,
     pod_spec,
     pods_selected,
     port_number,
     probe_statuses,
+    render_each,
+    run_as_granted,
+    secret_keys,
+    unused_files,
     with_secret_values,
     workloads,
     world_writable_directory,
+    yamllint,
 )
 from harness.stacks import PUBLIC_HOST
-from harness.template import OPTION_SETS
-
-# Stands in for the managed Redis the Secret names (CACHE_URL), as SQLite does for Postgres.
-LOCAL_CACHE_URL = "locmemcache://"
-
-
-def with_celery(option_set):
-    return OPTION_SETS[option_set].get("use_celery") == "y"
+from harness.template import OPTION_SETS, chosen
 
 
 @pytest.fixture(scope="module")
@@ -57,22 +58,13 @@ def project(bake, option_set):
 def k8s(project, tmp_path_factory):
     """The project's deploy/k8s as its README deploys it: overlays/prod/secret.env written
     from the base's template (keeping the placeholders, here)."""
-    k8s = tmp_path_factory.mktemp("deploy") / "k8s"
-    shutil.copytree(project / "deploy/k8s", k8s)
-    shutil.copy(k8s / "base/app-secret.env", k8s / "overlays/prod/secret.env")
-    return k8s
+    return as_deployed(project, tmp_path_factory.mktemp("deploy"))
 
 
 @pytest.fixture(scope="module")
 def rendered(kubectl, k8s):
     """Each kustomization's objects, by its directory under deploy/k8s (base, overlays/...)."""
-    directories = [k8s / "base", *sorted((k8s / "overlays").iterdir())]
-    objects = {}
-    for directory in directories:
-        result = kustomize(kubectl, directory)
-        assert result.returncode == 0, f"{directory.name}: {result.stderr}"
-        objects[str(directory.relative_to(k8s))] = list(yaml.safe_load_all(result.stdout))
-    return objects
+    return render_each(kubectl, k8s)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +79,7 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
         kinds = {obj["kind"] for obj in objects}
         assert kinds >= {"ConfigMap", "Secret", "Deployment", "Service", "Job", "Ingress",
                          "HorizontalPodAutoscaler", "PodDisruptionBudget"}, name  # fmt: skip
-        celery = ["beat", "worker"] if with_celery(option_set) else []
+        celery = ["beat", "worker"] if chosen(option_set, "use_celery") else []
         deployments = sorted(["nginx", "web", *celery])
         assert sorted(named(objects, "Deployment")) == deployments, name
     prod = rendered["overlays/prod"]
@@ -106,10 +98,7 @@ def test_the_readme_deploys_into_the_namespace_the_overlay_renders(rendered, pro
 def test_the_manifests_pass_yamllint(bake, option_set):
     # The longest slug makes the longest lines.
     project = bake(**OPTION_SETS[option_set], use_kubernetes="y", project_slug="x" * 40)
-    result = subprocess.run(
-        [tool("yamllint"), "--strict", "--config-data", YAMLLINT_CONFIG, "deploy/k8s"],
-        cwd=project, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    result = yamllint(project)
     assert result.returncode == 0, result.stdout
 
 
@@ -117,18 +106,7 @@ def test_every_file_in_a_kustomization_directory_is_used(k8s):
     """A file no kustomization names is never deployed: a forgotten resource, or one a
     bake should have removed with its option."""
     for kustomization in k8s.rglob("kustomization.yaml"):
-        spec = yaml.safe_load(kustomization.read_text())
-        generators = [*spec.get("configMapGenerator", []), *spec.get("secretGenerator", [])]
-        used = {
-            *spec.get("resources", []),
-            *(patch["path"] for patch in spec.get("patches", [])),
-            *(env for generator in generators for env in generator.get("envs", [])),
-            # `key=file`, or just `file`
-            *(f.rpartition("=")[2] for generator in generators for f in generator.get("files", [])),
-        }
-        files = {path.name for path in kustomization.parent.iterdir() if path.is_file()}
-        unused = files - used - {"kustomization.yaml", ".gitignore"}
-        assert not unused, kustomization.parent.name
+        assert not unused_files(kustomization), kustomization.parent.name
 
 
 def test_the_prod_overlay_refuses_to_render_without_its_secret_file(kubectl, k8s, tmp_path):
@@ -165,29 +143,20 @@ def test_every_container_runs_unprivileged_on_a_read_only_root(overlays, project
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
     }
-    for name, objects in overlays.items():
-        for workload in workloads(objects):
-            pod = pod_spec(workload)
-            assert pod["automountServiceAccountToken"] is False
-            for container in all_containers(workload):
-                # A container's own settings override its pod's.
-                effective = pod["securityContext"] | container["securityContext"]
-                actual = {key: effective.get(key) for key in expected}
-                where = f"{name} {workload['metadata']['name']}/{container['name']}"
-                assert actual == expected, where
+    for where, pod, container in each_container(overlays):
+        assert pod["automountServiceAccountToken"] is False, where
+        # A container's own settings override its pod's.
+        effective = pod["securityContext"] | container["securityContext"]
+        assert {key: effective.get(key) for key in expected} == expected, where
 
 
 def test_every_container_has_resource_requests_and_a_memory_limit(overlays):
-    for name, objects in overlays.items():
-        for workload in workloads(objects):
-            for container in all_containers(workload):
-                resources = container["resources"]
-                where = f"{name} {workload['metadata']['name']}/{container['name']}"
-                assert {"cpu", "memory"} <= resources["requests"].keys(), where
-                assert "memory" in resources["limits"], where
+    for where, _, container in each_container(overlays):
+        resources = container["resources"]
+        assert {"cpu", "memory"} <= resources["requests"].keys(), where
+        assert "memory" in resources["limits"], where
 
 
-# Run in the baked project: argv is the environment (JSON), the Host header, the paths.
 def test_web_probes_are_answered_by_the_app_by_pod_ip_over_plain_http(overlays, project, tmp_path):
     """Liveness and startup ask whether gunicorn serves; readiness whether the database
     answers too. The app is the baked project's, with the environment the manifests give
@@ -219,12 +188,11 @@ def test_nginx_probes_reach_nginx_own_health_location(overlays, project, tmp_pat
     for objects in overlays.values():
         (container,) = pod_spec(named(objects, "Deployment")["nginx"])["containers"]
         config = nginx_site(project, environment(container, objects), tmp_path)
-        servers = re.findall(r"^server \{\n(.*?)^\}", config, re.M | re.S)
         for kind in ("livenessProbe", "readinessProbe"):
             probe = container[kind]["httpGet"]
             assert f"listen {port_number(container, probe['port'])};" in config
-            host = {h["name"]: h["value"] for h in probe.get("httpHeaders", [])}.get("Host")
-            sites = [s for s in servers if re.search(rf"server_name [^;]*\b{host}\b", s)]
+            host = http_headers(probe).get("Host")
+            sites = nginx_servers(config, host)
             assert sites, f"{kind}: no server of nginx's serves Host {host}"
             assert f"location = {probe['path']} {{" in sites[0], kind
 
@@ -288,10 +256,7 @@ def test_services_select_the_pods_that_serve_their_ports(overlays, project):
             for port in service["spec"]["ports"]:
                 assert port_number(container, port["targetPort"]), f"{name} {port}"
         # The upstream nginx gets on Kubernetes names this Service and its port.
-        nginx = pod_spec(named(objects, "Deployment")["nginx"])
-        files = config_map_files(objects, nginx, nginx["containers"][0])
-        upstream = re.search(r"server (\w+):(\d+);", files[NGINX_UPSTREAM])
-        service_name, service_port = upstream[1], int(upstream[2])
+        service_name, service_port = nginx_upstream(objects)
         assert service_port in [port["port"] for port in services[service_name]["spec"]["ports"]]
 
 
@@ -315,28 +280,25 @@ def test_the_ingress_routes_the_domain_over_tls_to_services_that_exist(overlays)
 def test_every_image_comes_from_the_overlays_registry_at_a_release_tag(overlays):
     """The overlay's `images:` entries replace the base's local names, so a company
     registry can hold them; `latest` would make a rollback roll nothing back."""
-    for objects in overlays.values():
-        for workload in workloads(objects):
-            for container in all_containers(workload):
-                name, _, tag = container["image"].rpartition(":")
-                assert name.startswith("registry.example.com/"), container["image"]
-                assert tag and tag != "latest", container["image"]
+    for _, _, container in each_container(overlays):
+        name, _, tag = container["image"].rpartition(":")
+        assert name.startswith("registry.example.com/"), container["image"]
+        assert tag and tag != "latest", container["image"]
 
 
 def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, option_set):
     """The broker is a managed Redis: its URL is a secret, and no Redis runs here."""
     for objects in overlays.values():
-        secret_keys = {key for s in named(objects, "Secret").values() for key in s["data"]}
         worker = named(objects, "Deployment").get("worker")
-        if not with_celery(option_set):
+        if not chosen(option_set, "use_celery"):
             assert worker is None
-            assert "CELERY_BROKER_URL" not in secret_keys
+            assert "CELERY_BROKER_URL" not in secret_keys(objects)
             continue
         (container,) = pod_spec(worker)["containers"]
         command = container["command"]
         assert command[0] == "celery" and "worker" in command
         assert command.index("--quiet") < command.index("worker")  # no banner among JSON lines
-        assert "CELERY_BROKER_URL" in secret_keys
+        assert "CELERY_BROKER_URL" in secret_keys(objects)
         broker = environment(container, objects, pod_spec(worker))["CELERY_BROKER_URL"]
         assert broker.startswith("redis://")
         assert not [obj for obj in objects if "redis" in obj["metadata"]["name"]]
@@ -345,8 +307,7 @@ def test_with_celery_a_worker_consumes_from_the_broker_in_the_secret(overlays, o
 def test_every_app_pod_caches_in_the_managed_redis_of_the_secret(overlays):
     """One cache for every web pod: a managed Redis, named by CACHE_URL in the Secret."""
     for objects in overlays.values():
-        secret_keys = {key for s in named(objects, "Secret").values() for key in s["data"]}
-        assert "CACHE_URL" in secret_keys
+        assert "CACHE_URL" in secret_keys(objects)
         (migrate,) = pod_spec(named(objects, "Job")["migrate"])["containers"]
         for workload in workloads(objects):
             for container in pod_spec(workload)["containers"]:
@@ -361,7 +322,7 @@ def test_with_celery_exactly_one_beat_runs_even_during_a_rollout(overlays, optio
     pod is gone before the new one starts), no autoscaler on it."""
     for objects in overlays.values():
         beat = named(objects, "Deployment").get("beat")
-        if not with_celery(option_set):
+        if not chosen(option_set, "use_celery"):
             assert beat is None
             continue
         assert beat["spec"]["replicas"] == 1
@@ -375,18 +336,11 @@ def test_with_celery_exactly_one_beat_runs_even_during_a_rollout(overlays, optio
         assert "beat" not in autoscaled
 
 
-# The kernel's default, which containerd 1.x and CRI-O leave alone; Docker lowers it to 0,
-# which would hide a pod that needs the sysctl and lacks it.
 @pytest.fixture
 def workdir(tmp_path):
     """Where a test's containers keep their database and emptyDirs."""
     world_writable_directory(tmp_path / "database")
     return tmp_path
-
-
-def images_by_name(project, image, option_set):
-    """The base's image names (compose's local names) as built by this session."""
-    return {project.name: image(option_set), f"{project.name}-nginx": image(option_set, "nginx")}
 
 
 @pytest.mark.parametrize("deployment", ["web", "nginx"])
@@ -401,7 +355,7 @@ def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
     pod = pod_spec(named(objects, "Deployment")[deployment])
     (container,) = pod["containers"]
     env = environment(container, objects)
-    tag = images_by_name(project, image, option_set)[container["image"]]
+    tag = local_images(project, image, option_set)[container["image"]]
     # Startup first, where there is one: the budget is the kubelet's patience with it.
     probes = [container[kind] for kind in PROBE_KINDS if kind in container]
     budget = probes[0].get("periodSeconds", 10) * probes[0].get("failureThreshold", 3)
@@ -409,14 +363,9 @@ def test_servers_answer_their_probes_with_no_more_than_their_pod_spec_grants(
     granted = as_docker_run(objects, pod, container, workdir)
     with engine.running(tag, env, *granted, port=port) as server:
         for probe in probes:
-            path = probe["httpGet"]["path"]
-            url = server.base_url + path
-            headers = {h["name"]: h["value"] for h in probe["httpGet"].get("httpHeaders", [])}
-            client.poll(
-                lambda url=url, headers=headers: client.request(url, headers=headers).status == 200,
-                budget,
-                what=f"{deployment}: GET {path} == 200",
-            )
+            http_get = probe["httpGet"]
+            client.poll(lambda http_get=http_get: answers_probe(server.base_url, http_get), budget,
+                        what=f"{deployment}: GET {http_get['path']} == 200")  # fmt: skip
 
 
 def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod_spec_grants(
@@ -428,9 +377,7 @@ def test_new_code_waits_for_the_migrate_job_which_runs_with_no_more_than_its_pod
 
     def run(workload, container):
         env = environment(container, objects)
-        granted = as_docker_run(objects, pod_spec(workload), container, workdir)
-        flags = [*granted, *engine.env_flags(env)]
-        return engine.docker("run", "--rm", *flags, tag, *container["command"], check=False)
+        return run_as_granted(objects, workload, container, workdir, tag, env)
 
     job = named(objects, "Job")["migrate"]
     web = named(objects, "Deployment")["web"]

@@ -6,51 +6,37 @@ the admin, an upload served back, a password-reset mail, a cache shared between 
 a request followed through the logs, an error in Sentry, a periodic task, readiness.
 
 Settings go into the bake's .env, as its README tells a user to; facts about the bake (its
-admin path, its slug) are read from the bake."""
+admin path, its slug) are read from the bake. The site, and the readers of what the sinks
+and the services printed, are in harness/sinks.py."""
 
-import ast
-import email
-import email.policy
 import json
 import os
 import re
 import secrets
 import time
 import uuid
-import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
-from pathlib import Path
 
 import pytest
 
 from harness import client
-from harness.browser import chromium_trusting
+from harness.browser import logged_in_to_admin
 from harness.figures import ARTIFACTS, record_figures
-from harness.sentry_receiver import PORT as SENTRY_RECEIVER_PORT
-from harness.stacks import PUBLIC_HOST, Stack, free_port, stack_up
-from harness.template import (
-    OFFICIAL_IMAGES,
-    OPTION_SETS,
-    TEMPLATE,
-    TEST_IMAGES,
-    add_to_env,
-    admin_path,
-    chosen,
+from harness.sinks import (
+    HEARTBEAT_SECONDS,
+    S3_OVERRIDE,
+    S3_PORT,
+    S3Site,
+    heartbeat_times,
+    json_lines,
+    messages_in_sink,
+    public_read,
+    sentry_events,
+    site_up,
 )
-from harness.tls import Authority, https_request, trusting
+from harness.stacks import PUBLIC_HOST, free_port
+from harness.tls import https_request
 
-SINKS_OVERRIDE = str(TEMPLATE / "harness/compose.sinks.yaml")
-S3_OVERRIDE = str(TEMPLATE / "harness/compose.s3.yaml")
-SENTRY_RECEIVER_SCRIPT = TEMPLATE / "harness/sentry_receiver.py"
-# Where the SMTP stand-in listens (its image's command: aiosmtpd -l 0.0.0.0:1025).
-SMTP_PORT = 1025
-# The S3 stand-in's port inside the stack (moto's server, as its official image runs it).
-S3_PORT = 5000
-# The periodic example task's interval for the test (60 s by default): short, so two runs
-# of it are seen within seconds.
-HEARTBEAT_SECONDS = 2
 # What nginx must send with every uploaded file (the contract of the media location): the
 # browser neither guesses a type nor runs anything in it.
 MEDIA_CSP = ("default-src 'none'", "sandbox")
@@ -59,103 +45,6 @@ MEDIA_CSP = ("default-src 'none'", "sandbox")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A page whose script, if it ran, would retitle it.
 SCRIPTED_PAGE = "<!doctype html><title>inert</title><script>document.title = 'ran'</script>"
-
-
-@dataclass
-class Site:
-    """The prod stack serving HTTPS with a certificate from a CA made for the test
-    (TLS_MODE=files), reached under its own name on the published port."""
-
-    stack: Stack
-    authority: Authority
-    directory: Path
-    superuser: dict
-
-    @property
-    def origin(self):
-        return f"https://{PUBLIC_HOST}:{self.stack.https_port}"
-
-    def url(self, path):
-        return self.origin + path
-
-    @property
-    def admin(self):
-        return admin_path(self.stack.project)
-
-    @property
-    def slug(self):
-        """The baked project's package: its directory is named after it."""
-        return self.stack.project.name
-
-    @cached_property
-    def context(self):
-        ca_file = self.directory / "ca.pem"
-        ca_file.write_bytes(self.authority.pem)
-        return trusting(ca_file)
-
-    def get(self, path, headers=None, method="GET"):
-        status, received, body = https_request(
-            self.stack.https_port, PUBLIC_HOST, self.context, path, method, headers
-        )
-        return client.Response(status, received, body)
-
-    def browser(self, tmp_path):
-        return chromium_trusting(self.authority.pem, tmp_path / "home", PUBLIC_HOST)
-
-    def log(self, service, since=None, timestamps=False):
-        """A service's log, from `since` (an aware datetime) on; each line as printed, or
-        after the time Docker took it (`timestamps`), which the app cannot get wrong."""
-        args = ["--no-log-prefix", *(["--timestamps"] if timestamps else [])]
-        if since:
-            args += ["--since", since.isoformat()]
-        log = self.stack.compose("logs", *args, service).stdout
-        # Without the terminal codes compose puts before each line (an erase-line code).
-        return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", log)
-
-
-def site_up(bake, image, option_set, directory, overrides=(), compose_env=None, **settings):
-    """The prod stack of a bake of `option_set` with the sinks (and `overrides`, which
-    `compose_env` fills in), serving HTTPS with a test CA's certificate; the superuser and
-    the sinks' addresses in its .env with `settings`."""
-    project = bake(**OPTION_SETS[option_set])
-    authority = Authority.make("django-docker service tests CA")
-    certificate, key = authority.write(directory, [PUBLIC_HOST])
-    for path in (certificate, key):
-        path.chmod(0o644)  # handed to nginx as secrets: bind mounts keep the host's modes
-    superuser = {
-        "username": f"admin-{uuid.uuid4().hex[:6]}",
-        "email": f"admin@{PUBLIC_HOST}",
-        "password": secrets.token_urlsafe(16),
-    }
-    if chosen(option_set, "use_celery"):
-        settings["JOBS_HEARTBEAT_SECONDS"] = HEARTBEAT_SECONDS
-    if chosen(option_set, "use_sentry"):
-        settings["SENTRY_DSN"] = f"http://public@sentry:{SENTRY_RECEIVER_PORT}/1"
-    add_to_env(
-        project,
-        DJANGO_SUPERUSER_USERNAME=superuser["username"],
-        DJANGO_SUPERUSER_EMAIL=superuser["email"],
-        DJANGO_SUPERUSER_PASSWORD=superuser["password"],
-        EMAIL_URL=f"smtp://smtp:{SMTP_PORT}",
-        **settings,
-    )
-    env = {
-        "APP_IMAGE": image(option_set),
-        "PROXY_IMAGE": image(option_set, target="nginx"),
-        "TLS_MODE": "files",
-        "TLS_CERTIFICATE_FILE": str(certificate),
-        "TLS_CERTIFICATE_KEY_FILE": str(key),
-        "S3_IMAGE": TEST_IMAGES["s3"],
-        "S3_PORT": str(free_port()),
-        "SMTP_IMAGE": TEST_IMAGES["smtp"],
-        "SENTRY_RECEIVER_IMAGE": OFFICIAL_IMAGES["PYTHON_IMAGE"],
-        "SENTRY_RECEIVER_SCRIPT": str(SENTRY_RECEIVER_SCRIPT),
-        "COMPOSE_PROFILES": "sentry" if chosen(option_set, "use_sentry") else "",
-        **(compose_env or {}),
-    }
-    files = ["compose.prod.yaml", SINKS_OVERRIDE, *overrides]
-    for stack in stack_up(project, files, env):
-        yield Site(stack, authority, directory, superuser)
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +57,9 @@ def site(bake, image, option_set, tmp_path_factory):
 
 def logged_in(browser, site):
     """A page of the admin, logged in as the superuser .env created (ensure_superuser, run
-    by the migrate service): the login form filled in as a person does."""
-    page = browser.new_page()
-    page.goto(site.url(site.admin + "login/"))
-    page.fill("#id_username", site.superuser["username"])
-    page.fill("#id_password", site.superuser["password"])
-    with page.expect_navigation():
-        page.click("input[type=submit]")
-    assert page.url == site.url(site.admin), page.inner_text("body")[:500]
-    return page
+    by the migrate service)."""
+    user = site.superuser
+    return logged_in_to_admin(browser, site.origin, site.admin, user["username"], user["password"])
 
 
 def upload_avatar(page, site, file):
@@ -251,25 +134,6 @@ def test_uploads_are_never_listed(site, tmp_path):
 # ---- email ----------------------------------------------------------------------------------
 
 
-def messages_in_sink(log):
-    """The messages aiosmtpd's debugging handler printed: each between two marker lines,
-    after the SMTP options it was sent with, every line of it as Python's repr of its
-    bytes (the handler does not decode them) and an X-Peer header it adds."""
-    messages = []
-    blocks = re.findall(r"^-+ MESSAGE FOLLOWS -+\n(.*?)^-+ END MESSAGE -+$", log, re.M | re.S)
-    for block in blocks:
-        lines = []
-        for line in block.splitlines():
-            if re.match(r"(mail|rcpt) options:", line):
-                continue
-            if re.fullmatch(r"b(['\"]).*\1", line):
-                line = ast.literal_eval(line).decode()
-            lines.append(line)
-        text = "\n".join(lines).lstrip("\n")
-        messages.append(email.message_from_string(text, policy=email.policy.default))
-    return messages
-
-
 def test_password_reset_mails_a_working_link_for_the_domain_through_smtp(site, tmp_path):
     address = site.superuser["email"]
     with site.browser(tmp_path) as browser:
@@ -328,19 +192,6 @@ def test_a_cached_value_is_shared_between_processes_and_survives_a_web_restart(s
 # ---- logs -----------------------------------------------------------------------------------
 
 
-def json_lines(log):
-    """Each non-empty line of a log parsed as JSON, or the line itself where it is not an
-    object in JSON."""
-    parsed = []
-    for line in filter(str.strip, log.splitlines()):
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = line
-        parsed.append(record if isinstance(record, dict) else line)
-    return parsed
-
-
 def test_a_request_id_is_in_nginx_access_line_and_djangos_json_line(site):
     status, headers, _ = https_request(
         site.stack.https_port, PUBLIC_HOST, site.context, "/", every_header=True
@@ -384,20 +235,6 @@ def test_celery_worker_and_beat_print_json_lines_only(site, option_set):
 # ---- Sentry ---------------------------------------------------------------------------------
 
 
-def sentry_events(site):
-    """The events (not sessions or transactions) in the envelopes the receiver printed."""
-    events = []
-    for record in json_lines(site.log("sentry")):
-        if not isinstance(record, dict):
-            continue
-        assert "error" not in record, record  # an envelope the receiver could not read
-        items = record["envelope"][1:]
-        for header, payload in zip(items[::2], items[1::2], strict=False):
-            if isinstance(header, dict) and header.get("type") == "event":
-                events.append(payload)
-    return events
-
-
 @pytest.mark.only_with("use_sentry")
 def test_an_exception_in_a_view_reaches_sentry_with_its_request_id(site, option_set):
     """The exception is a real one from a shipped view: the home page counts users, and
@@ -425,20 +262,6 @@ def test_an_exception_in_a_view_reaches_sentry_with_its_request_id(site, option_
 
 
 # ---- Celery beat ----------------------------------------------------------------------------
-
-
-def heartbeat_times(site, since):
-    """When the worker logged the heartbeat task's line (Docker's time for each), from
-    `since` on."""
-    times = []
-    for line in site.log("worker", since=since, timestamps=True).splitlines():
-        stamp, _, text = line.partition(" ")
-        records = json_lines(text)
-        if records and isinstance(records[0], dict):
-            record = records[0]
-            if record.get("message") == "heartbeat" and record.get("logger") == f"{site.slug}.jobs":
-                times.append(datetime.fromisoformat(stamp[:26] + "+00:00"))
-    return times
 
 
 @pytest.mark.only_with("use_celery")
@@ -492,26 +315,6 @@ def test_readiness_reports_the_cache_and_when_it_is_down_says_only_that(site):
 # ---- S3 -------------------------------------------------------------------------------------
 
 
-@dataclass
-class S3Site:
-    site: Site
-    bucket: str
-
-    @property
-    def endpoint(self):
-        """The stand-in's published port. It takes unsigned requests (moto's server checks
-        no credentials unless told to), which keeps the test's own view of the bucket free
-        of the app's code and credentials."""
-        return f"http://127.0.0.1:{self.site.stack.env['S3_PORT']}"
-
-    def listed_keys(self):
-        """The bucket's keys, by S3's ListObjectsV2."""
-        listing = client.request(f"{self.endpoint}/{self.bucket}?list-type=2")
-        assert listing.status == 200, listing.text
-        root = ElementTree.fromstring(listing.body)  # noqa: S314 (the test's own stand-in)
-        return [element.text for element in root.iter() if element.tag.endswith("}Key")]
-
-
 @pytest.fixture(scope="module")
 def s3_site(bake, image, tmp_path_factory):
     """The default bake with uploads in the S3 stand-in: storage is configuration, the
@@ -553,13 +356,6 @@ def s3_site(bake, image, tmp_path_factory):
         )  # fmt: skip
         assert readable.status in (200, 204), readable.text
         yield s3
-
-
-def public_read(bucket):
-    """An S3 bucket policy: anyone may GET the bucket's objects."""
-    statement = {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                 "Resource": f"arn:aws:s3:::{bucket}/*"}  # fmt: skip
-    return json.dumps({"Version": "2012-10-17", "Statement": [statement]}).encode()
 
 
 def test_with_s3_settings_the_upload_lands_in_the_bucket_and_is_served_from_it(s3_site, tmp_path):
