@@ -34,10 +34,6 @@ OPTIONAL_PATHS = {
 }
 
 
-# Everything cookiecutter knows of this bake: the answers, and where the template came from.
-CONTEXT = json.loads(r"""{{ cookiecutter | jsonify }}""")
-
-
 def generated_secrets():
     return {
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
@@ -73,18 +69,24 @@ def remove_disabled_features(project):
             shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
-def template_source():
+def bake_context():
+    """Everything cookiecutter knows of this bake: the answers, and where the template came
+    from."""
+    return json.loads(r"""{{ cookiecutter | jsonify }}""")
+
+
+def template_source(context):
     """The template's git URL or absolute path, and its commit; None when it is not a git
     checkout (a zip, a copied folder): `cruft link` records one later."""
-    template = CONTEXT["_template"]
-    if CONTEXT.get("_commit"):  # baked by cruft, which says both
-        return template, CONTEXT["_commit"]
+    template = context["_template"]
+    if context.get("_commit"):  # baked by cruft, which says both
+        return template, context["_commit"]
     if is_repo_url(expand_abbreviations(template, BUILTIN_ABBREVIATIONS)):
         template = expand_abbreviations(template, BUILTIN_ABBREVIATIONS)
     else:  # a local folder, maybe relative to where cookiecutter was started
         template = str(Path(os.environ.get("PWD", ""), template).resolve())
     head = subprocess.run(
-        ["git", "-C", CONTEXT["_repo_dir"], "rev-parse", "HEAD"],
+        ["git", "-C", context["_repo_dir"], "rev-parse", "HEAD"],
         cwd=os.environ.get("PWD"),
         capture_output=True,
         text=True,
@@ -95,15 +97,16 @@ def template_source():
 def write_template_record(project):
     """.cruft.json, as cruft writes it: the template and commit this project was baked
     from, and the answers, so `just update-template` can bring in later template changes."""
-    source = template_source()
+    context = bake_context()
+    source = template_source(context)
     if source is None:
         return
     template, commit = source
-    answers = {name: value for name, value in CONTEXT.items() if not name.startswith("_")}
+    answers = {name: value for name, value in context.items() if not name.startswith("_")}
     record = {
         "template": template,
         "commit": commit,
-        "checkout": CONTEXT.get("_checkout"),
+        "checkout": context.get("_checkout"),
         "context": {"cookiecutter": {**answers, "_template": template, "_commit": commit}},
         "directory": None,
     }

