@@ -121,6 +121,7 @@ def readme_sections(answers):
         "Email",
         "Cache",
         "Durability",
+        "Backups",
         "Logs",
         "Metrics",
         *(["Sentry"] if chosen("use_sentry") else []),

@@ -19,8 +19,8 @@ EVERY_YES_NO = [
     dict(zip(YES_NO_ANSWERS, values, strict=True))
     for values in itertools.product("ny", repeat=len(YES_NO_ANSWERS))
 ]
-# Where each recipe of the justfile runs for real: here, or on the engine (the stack stage's
-# tests/test_stack_recipes.py), where the recipes that start stacks can.
+# Where each recipe of the justfile runs for real: here, or on the engine, where the recipes
+# that start stacks can (tests/test_stack_recipes.py; tests/test_faults_backup.py).
 RECIPES_RUN_BY = {
     "default": "here",
     "lint": "here",
@@ -28,6 +28,7 @@ RECIPES_RUN_BY = {
     "update-template": "here",
     **dict.fromkeys(["up", "down", "logs", "shell", "manage", "test"], "stack"),
     **dict.fromkeys(["build", "prod-up", "prod-down", "prod-logs"], "stack"),
+    **dict.fromkeys(["backup", "backups", "restore"], "faults"),
 }
 # The workflows and renovate.json are copied into every bake as they are, never rendered:
 # their hooks run on the default bake only.

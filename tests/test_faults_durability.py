@@ -6,23 +6,20 @@ logs into the admin at the bake's DJANGO_ADMIN_URL and adds users (password-less
 slow hashing), or deletes them from the list.
 """
 
-import http.client
 import os
-import re
 import signal
 import subprocess
 import threading
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
 from harness import client, engine
+from harness.admin import Admin, psql, superuser
 from harness.figures import record_figures
-from harness.stacks import BEHIND_LOAD_BALANCER, PUBLIC_HOST, VIA_HTTPS, stack_up
-from harness.template import add_to_env, admin_path, project_env
+from harness.stacks import BEHIND_LOAD_BALANCER, stack_up
+from harness.template import add_to_env, project_env
 
 # The load: a few threads, each adding users one after another, for a bounded time.
 WRITERS = 6
@@ -30,8 +27,7 @@ ACKED_BEFORE_KILL = 60
 ACKED_AFTER_RESTART = 60
 LOAD_DEADLINE = 90
 RECOVERY_DEADLINE = 60
-SUPERUSER = {"DJANGO_SUPERUSER_USERNAME": "crash-admin", "DJANGO_SUPERUSER_EMAIL": "a@example.com",
-             "DJANGO_SUPERUSER_PASSWORD": f"pw-{uuid.uuid4().hex}"}  # fmt: skip
+SUPERUSER = superuser("crash-admin")
 
 
 @pytest.fixture(scope="module")
@@ -47,72 +43,6 @@ def stack(bake, image, option_set):
     env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx"),
            **BEHIND_LOAD_BALANCER}  # fmt: skip
     yield from stack_up(project, "compose.prod.yaml", env)
-
-
-class Admin:
-    """A browser's side of the admin: its cookies, and forms posted with their CSRF token,
-    over plain HTTP to nginx as a TLS-ending load balancer would (X-Forwarded-Proto)."""
-
-    def __init__(self, stack):
-        self.port = int(stack.base_url.rpartition(":")[2])
-        self.path = admin_path(stack.project)
-        self.cookies = {}
-
-    def request(self, method, path, form=None):
-        headers = {**VIA_HTTPS, "Origin": f"https://{PUBLIC_HOST}",
-                   "Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}  # fmt: skip
-        body = None
-        if form is not None:
-            body = urlencode({**form, "csrfmiddlewaretoken": self.cookies["csrftoken"]}, True)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request(method, self.path + path, body, headers)
-            response = connection.getresponse()
-            response.read()
-        finally:
-            connection.close()
-        for name, value in response.getheaders():
-            if name.lower() == "set-cookie":
-                cookie, _, value = value.partition(";")[0].partition("=")
-                self.cookies[cookie] = value
-        return response.status, response.getheader("Location", "")
-
-    def log_in(self):
-        self.request("GET", "login/")
-        form = {"username": SUPERUSER["DJANGO_SUPERUSER_USERNAME"],
-                "password": SUPERUSER["DJANGO_SUPERUSER_PASSWORD"], "next": self.path}  # fmt: skip
-        status, _ = self.request("POST", "login/", form)
-        assert status == 302 and "sessionid" in self.cookies, status
-        return self
-
-    def add_user(self):
-        """The new user's id, once the app has acknowledged it (its change page, by 302);
-        None for any other answer."""
-        form = {"username": f"u-{uuid.uuid4().hex[:12]}", "usable_password": "false",
-                "password1": "", "password2": "", "_save": "Save"}  # fmt: skip
-        try:
-            status, location = self.request("POST", "users/user/add/", form)
-        except OSError:
-            return None
-        added = re.fullmatch(rf"{re.escape(self.path)}users/user/(\d+)/change/", location)
-        return int(added[1]) if status == 302 and added else None
-
-    def delete_users(self, ids):
-        """The admin list's bulk delete, confirmed: logs each deletion, then deletes."""
-        form = {"action": "delete_selected", "_selected_action": ids, "post": "yes", "index": 0}
-        try:
-            return self.request("POST", "users/user/", form)[0]
-        except OSError as error:
-            return error
-
-
-def psql(stack, sql):
-    env = project_env(stack.project)
-    user, database = env["POSTGRES_USER"], env["POSTGRES_DB"]
-    result = stack.compose("exec", "-T", "db", "psql", "-U", user, "-d", database,
-                           "-v", "ON_ERROR_STOP=1", "-Atc", sql)  # fmt: skip
-    return result.stdout.split()
 
 
 class Writers:
@@ -153,7 +83,7 @@ def ready(stack):
 
 
 def test_every_acknowledged_write_survives_postgres_killed_mid_load(stack):
-    admin = Admin(stack).log_in()
+    admin = Admin(stack, SUPERUSER).log_in()
     web_started = stack.inspect("web", "{{.State.StartedAt}}")
     (db,) = stack.containers("db")
     with Writers(admin) as writers:
@@ -222,7 +152,7 @@ def existing(stack, ids):
 
 
 def test_a_worker_killed_mid_request_leaves_none_of_its_writes(stack):
-    admin = Admin(stack).log_in()
+    admin = Admin(stack, SUPERUSER).log_in()
     victims = sorted(admin.add_user() for _ in range(3))
     env = project_env(stack.project)
     holder = subprocess.Popen(

@@ -227,6 +227,18 @@ def required_secret(name, needed_by):
     return value
 
 
+def s3_bucket(bucket, needed_by):
+    """django-storages' S3 options for `bucket`: the AWS_* credentials and endpoint."""
+    return {
+        "bucket_name": bucket,
+        "access_key": required_secret("AWS_ACCESS_KEY_ID", needed_by),
+        "secret_key": required_secret("AWS_SECRET_ACCESS_KEY", needed_by),
+        # Unset: AWS itself; set for another provider or a self-hosted service.
+        "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+        "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+    }
+
+
 def media_storage():
     """Where uploads go: STORAGES["default"]. A bucket (django-storages' S3 backend, for
     AWS or any S3-compatible service) when AWS_STORAGE_BUCKET_NAME is set, else MEDIA_ROOT.
@@ -234,16 +246,10 @@ def media_storage():
     bucket = env.str("AWS_STORAGE_BUCKET_NAME", default="")
     if not bucket:
         return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
-    needed_by = "AWS_STORAGE_BUCKET_NAME"
     return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": bucket,
-            "access_key": required_secret("AWS_ACCESS_KEY_ID", needed_by),
-            "secret_key": required_secret("AWS_SECRET_ACCESS_KEY", needed_by),
-            # Unset: AWS itself; set for another provider or a self-hosted service.
-            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            **s3_bucket(bucket, needed_by="AWS_STORAGE_BUCKET_NAME"),
             # Files served from a CDN or a public bucket's own domain instead.
             "custom_domain": env.str("AWS_S3_CUSTOM_DOMAIN", default="") or None,
             "url_protocol": env.str("AWS_S3_URL_PROTOCOL", default="https:"),
@@ -256,11 +262,27 @@ def media_storage():
     }
 
 
+# Where the backup service (docker/backup/backup.sh) leaves its backups, for /metrics'
+# backup_last_success_timestamp_seconds and `manage.py upload_backups`. Unset: no backups here.
+BACKUP_DIR = env.str("BACKUP_DIR", default="")
+
+
+def backup_storage():
+    """Where `manage.py upload_backups` copies the backups, off this host: the S3-compatible
+    bucket BACKUP_S3_BUCKET, with the uploads' credentials and endpoint. Unset: nowhere."""
+    bucket = env.str("BACKUP_S3_BUCKET", default="")
+    if not bucket:
+        return {}
+    options = s3_bucket(bucket, needed_by="BACKUP_S3_BUCKET")
+    return {"backups": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}}
+
+
 # https://docs.djangoproject.com/en/5.2/ref/settings/#storages
 STORAGES = {
     "default": media_storage(),
     # Content-hashed file names, so nginx can tell browsers to cache them for a year.
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    **backup_storage(),
 }
 
 
