@@ -68,3 +68,13 @@ def test_a_malformed_network_stops_start_up_with_one_line(monkeypatch):
     monkeypatch.setenv("METRICS_ALLOWED_NETWORKS", "10.0.0.0/33")
     with pytest.raises(ImproperlyConfigured, match="METRICS_ALLOWED_NETWORKS must be"):
         metrics_networks()
+
+
+def test_metrics_report_when_the_last_backup_finished(client, settings, tmp_path):
+    """From the file the backup service writes after each backup; absent before the first."""
+    settings.BACKUP_DIR = str(tmp_path)
+    before = get_metrics(client, PRIVATE_ADDRESS).content
+    assert b"backup_last_success_timestamp_seconds" not in before
+    (tmp_path / "last-success").write_text("1764547200\n")
+    metrics = get_metrics(client, PRIVATE_ADDRESS).content.decode()
+    assert "backup_last_success_timestamp_seconds 1.7645472e+09" in metrics
