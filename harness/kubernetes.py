@@ -18,7 +18,7 @@ KUBECTL = Path("/usr/local/lib/django-docker/kubectl")
 # The schemas every object must fit: kubectl's version, and the Pod Security version the
 # prod namespace enforces.
 KUBERNETES_VERSION = "1.32"
-WORKLOAD_KINDS = ("Deployment", "Job")
+WORKLOAD_KINDS = ("Deployment", "Job", "CronJob")
 PROBE_KINDS = ("startupProbe", "livenessProbe", "readinessProbe")
 # The kubelet probes by pod IP over plain HTTP; the Host header is that address.
 KUBELET_HOST = "10.0.0.7:8000"
@@ -42,8 +42,14 @@ def workloads(objects):
     return [obj for obj in objects if obj["kind"] in WORKLOAD_KINDS]
 
 
+def pod_template(workload):
+    """A workload's pod template; a CronJob's is in the Job it makes."""
+    spec = workload["spec"]
+    return (spec["jobTemplate"]["spec"] if workload["kind"] == "CronJob" else spec)["template"]
+
+
 def pod_spec(workload):
-    return workload["spec"]["template"]["spec"]
+    return pod_template(workload)["spec"]
 
 
 def all_containers(workload):
@@ -60,7 +66,7 @@ def pods_selected(objects, selector):
     return sorted(
         workload["metadata"]["name"]
         for workload in workloads(objects)
-        if selects(selector, workload["spec"]["template"]["metadata"]["labels"])
+        if selects(selector, pod_template(workload)["metadata"]["labels"])
     )
 
 
@@ -166,10 +172,12 @@ def kustomize(kubectl, directory):
 
 
 def as_deployed(project, directory):
-    """A copy of the project's deploy/k8s as its README deploys it: overlays/prod/secret.env
-    written from the base's template (keeping the placeholders, here)."""
-    k8s = directory / "k8s"
-    shutil.copytree(project / "deploy/k8s", k8s)
+    """A copy of the project's deploy/k8s (and of docker/, where the base takes the backups'
+    script from) as its README deploys it: overlays/prod/secret.env written from the base's
+    template (keeping the placeholders, here)."""
+    for part in ("deploy/k8s", "docker"):
+        shutil.copytree(project / part, directory / part)
+    k8s = directory / "deploy/k8s"
     shutil.copy(k8s / "base/app-secret.env", k8s / "overlays/prod/secret.env")
     return k8s
 
@@ -270,11 +278,11 @@ def world_writable_directory(path):
     return path
 
 
-def as_docker_run(objects, pod, container, workdir):
+def as_docker_run(objects, pod, container, workdir, claims=None):
     """`docker run` flags giving a container what its pod spec grants, no more: its user,
-    capabilities, sysctls, writable emptyDirs, files from ConfigMaps and Secrets, the rest
-    of the root read-only. (Docker's default seccomp profile stands for RuntimeDefault.)
-    The database is in `workdir`."""
+    capabilities, sysctls, writable emptyDirs and volume claims, files from ConfigMaps and
+    Secrets, the rest of the root read-only. (Docker's default seccomp profile stands for
+    RuntimeDefault.) The database is in `workdir`, the claims in `claims` (or there too)."""
     security = pod["securityContext"] | container["securityContext"]
     flags = [
         f"--user={security['runAsUser']}:{security['runAsGroup']}",
@@ -306,6 +314,14 @@ def as_docker_run(objects, pod, container, workdir):
             copy = workdir / mount["name"]
             copy.write_text(files[mount["mountPath"]])
             flags.append(f"--volume={copy}:{mount['mountPath']}:ro")
+            continue
+        if claim := volumes[mount["name"]].get("persistentVolumeClaim"):
+            # Outlives the pod: kept in `claims` from one run to the next, world-writable
+            # as the pod's fsGroup makes it for its user.
+            directory = (claims or workdir) / claim["claimName"]
+            if not directory.exists():
+                world_writable_directory(directory)
+            flags.append(f"--volume={directory}:{mount['mountPath']}")
             continue
         assert "emptyDir" in volumes[mount["name"]], mount
         # An emptyDir is a fresh world-writable directory. (A Docker tmpfs would take the

@@ -30,7 +30,7 @@ OPTIONAL_PATHS = {
         "deploy/k8s/base/beat.yaml",
     ],
     "use_sentry": ["config/sentry.py", "tests/test_sentry.py"],
-    "use_kubernetes": ["deploy/k8s"],
+    "use_kubernetes": ["deploy/k8s", "docker/backup/kustomization.yaml"],
 }
 
 

@@ -83,8 +83,10 @@ def test_default_bake_has_the_documented_layout(bake):
 
 
 def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run(bake):
-    """docker/: what the Dockerfile copies into the images, and what compose.prod.yaml
-    mounts into an image of someone else's (the acme service's script in certbot's)."""
+    """docker/: what the Dockerfile copies into the images, what compose.prod.yaml mounts
+    into an image of someone else's (the acme service's script in certbot's, the backup
+    service's in Postgres'), and the kustomizations that make such a file a ConfigMap for
+    deploy/k8s (kustomize reads files only beside a kustomization)."""
     project = bake(**dict.fromkeys(YES_NO_ANSWERS, "y"))
     copies = re.findall(r"^COPY (?!--from)(.+) \S+$", (project / "Dockerfile").read_text(), re.M)
     sources = [path for line in copies for name in line.split() if name != "."
@@ -93,6 +95,10 @@ def test_docker_holds_what_the_dockerfile_copies_and_deploy_where_the_images_run
     compose = (project / "compose.prod.yaml").read_text()
     mounts = re.findall(r"^ *- \./(docker/[^\s:]+):", compose, re.M)
     sources += [project / name for name in mounts]
+    base = project / "deploy/k8s/base"
+    resources = yaml.safe_load((base / "kustomization.yaml").read_text())["resources"]
+    sources += [(base / name / "kustomization.yaml").resolve() for name in resources
+                if (base / name).resolve().is_relative_to(project / "docker")]  # fmt: skip
     for path in (project / "docker").rglob("*"):
         if path.is_file():
             assert any(path == source or source in path.parents for source in sources), path

@@ -78,7 +78,8 @@ def test_every_kustomization_renders_the_objects_production_needs(rendered, opti
     for name, objects in rendered.items():
         kinds = {obj["kind"] for obj in objects}
         assert kinds >= {"ConfigMap", "Secret", "Deployment", "Service", "Job", "Ingress",
-                         "HorizontalPodAutoscaler", "PodDisruptionBudget"}, name  # fmt: skip
+                         "HorizontalPodAutoscaler", "PodDisruptionBudget", "CronJob",
+                         "PersistentVolumeClaim"}, name  # fmt: skip
         celery = ["beat", "worker"] if chosen(option_set, "use_celery") else []
         deployments = sorted(["nginx", "web", *celery])
         assert sorted(named(objects, "Deployment")) == deployments, name
@@ -111,8 +112,7 @@ def test_every_file_in_a_kustomization_directory_is_used(k8s):
 
 def test_the_prod_overlay_refuses_to_render_without_its_secret_file(kubectl, k8s, tmp_path):
     """So the base's placeholder secrets can never be deployed by mistake."""
-    without_secrets = tmp_path / "k8s"
-    shutil.copytree(k8s, without_secrets)
+    without_secrets = shutil.copytree(k8s.parents[1], tmp_path / "project") / "deploy/k8s"
     (without_secrets / "overlays/prod/secret.env").unlink()
     result = kustomize(kubectl, without_secrets / "overlays/prod")
     assert result.returncode != 0

@@ -1,25 +1,33 @@
-"""Scale stage, Kubernetes hardening: what the NetworkPolicies let through, and secrets
-that reach the app as files, never as environment variables. Read from kustomize's
-output, as a cluster would be given it; the pods' labels and ports come from there too.
+"""Scale stage, Kubernetes hardening: what the NetworkPolicies let through, secrets that
+reach the app as files, never as environment variables, and the backups' pods, which run
+with no more than that. Read from kustomize's output, as a cluster would be given it; the
+pods' labels and ports come from there too.
 
 The policy graph is worked out here the way the NetworkPolicy API defines it, for a
 cluster modelled around the app: an Ingress controller, Prometheus, DNS, a stranger's pod
 in another namespace, and the managed Postgres and Redis outside.
 """
 
+import copy
 import re
-import shutil
+import uuid
 
 import pytest
 import yaml
 
+from harness import client, engine
 from harness.kubernetes import (
     all_containers,
+    as_deployed,
+    as_docker_run,
+    config_map_files,
     environment,
     kustomize,
     named,
     pod_spec,
+    pod_template,
     secret_data,
+    with_secret_values,
     workloads,
 )
 from harness.template import OPTION_SETS
@@ -32,22 +40,28 @@ STRANGER = ("other", {}, {"app": "other"})
 EXTERNAL = {"database": 5432, "cache": 6379, "internet": 443}
 # A port no container declares: a process may still listen on it.
 UNDECLARED_PORT = 9999
+# The label by which the manifests tell their pods apart.
+COMPONENT = "app.kubernetes.io/component"
 
 
 @pytest.fixture(scope="module")
 def objects(bake, option_set, kubectl, tmp_path_factory):
     """What the prod overlay deploys, with its secret.env made from the base's template."""
-    k8s = tmp_path_factory.mktemp("deploy") / "k8s"
-    shutil.copytree(bake(**OPTION_SETS[option_set], use_kubernetes="y") / "deploy/k8s", k8s)
-    shutil.copy(k8s / "base/app-secret.env", k8s / "overlays/prod/secret.env")
+    project = bake(**OPTION_SETS[option_set], use_kubernetes="y")
+    k8s = as_deployed(project, tmp_path_factory.mktemp("deploy"))
     rendered = kustomize(kubectl, k8s / "overlays/prod")
     assert rendered.returncode == 0, rendered.stderr
     return list(yaml.safe_load_all(rendered.stdout))
 
 
 @pytest.fixture(scope="module")
-def readme(bake, option_set):
-    return (bake(**OPTION_SETS[option_set], use_kubernetes="y") / "README.md").read_text()
+def project(bake, option_set):
+    return bake(**OPTION_SETS[option_set], use_kubernetes="y")
+
+
+@pytest.fixture(scope="module")
+def readme(project):
+    return (project / "README.md").read_text()
 
 
 def selects(selector, labels):
@@ -129,7 +143,7 @@ def app_pods(objects):
             for container in all_containers(workload)
             for port in container.get("ports", [])
         }
-        template_labels = workload["spec"]["template"]["metadata"]["labels"]
+        template_labels = pod_template(workload)["metadata"]["labels"]
         pods.append(Pod(workload["metadata"]["name"], name, labels, template_labels, ports))
     return name, pods
 
@@ -170,23 +184,43 @@ def edges(objects, readme, policies=None):
     return found
 
 
+def backup_pods(pods):
+    """The backup's and the restore's pods (backup.yaml, backup-restore.yaml)."""
+    return [pod.name for pod in pods if pod.labels.get(COMPONENT) == "backup"]
+
+
 def expected_edges(objects):
     """Ingress controller → nginx → web; Prometheus → web; the app's code to Postgres and
-    Redis; every pod to DNS. Nothing else."""
+    Redis; the backups to Postgres; every pod to DNS. Nothing else."""
     _, pods = app_pods(objects)
-    app_code = [pod.name for pod in pods if pod.name != "nginx"]
+    backups = backup_pods(pods)
+    app_code = [pod.name for pod in pods if pod.name != "nginx" and pod.name not in backups]
     return {
         ("ingress-controller", "nginx", "http"),
         ("nginx", "web", "http"),
         ("prometheus", "web", "http"),
         *((pod.name, "dns", port) for pod in pods for port in ("dns", "dns-tcp")),
-        *((name, "database", EXTERNAL["database"]) for name in app_code),
+        *((name, "database", EXTERNAL["database"]) for name in [*app_code, *backups]),
         *((name, "cache", EXTERNAL["cache"]) for name in app_code),
     }
 
 
 def test_network_policies_allow_exactly_the_paths_a_request_takes(objects, readme):
     assert edges(objects, readme) == expected_edges(objects)
+
+
+def test_the_backup_pods_reach_the_database_and_dns_and_nothing_else(objects, readme):
+    """Neither Redis nor the internet, and nothing reaches them: a dump holds every row."""
+    _, pods = app_pods(objects)
+    backups = backup_pods(pods)
+    assert sorted(backups) == ["backup", "backup-restore"]
+    reached = {(source, to, port) for source, to, port in edges(objects, readme)
+               if source in backups or to in backups}  # fmt: skip
+    assert reached == {
+        (name, to, port)
+        for name in backups
+        for to, port in [("dns", "dns"), ("dns", "dns-tcp"), ("database", EXTERNAL["database"])]
+    }
 
 
 def test_every_network_policy_is_needed(objects, readme):
@@ -235,3 +269,75 @@ def test_each_optional_secret_has_its_file_variable_beside_it(bake):
         re.findall(r"^#? ?([A-Z][A-Z0-9_]*)_FILE=(\S+)", (base / "app.env").read_text(), re.M)
     )
     assert files == {key: f"/run/secrets/app/{key}" for key in keys}
+
+
+def postgres_image(project):
+    """The Postgres image of compose.prod.yaml, whose pg_dump the backups run."""
+    compose = (project / "compose.prod.yaml").read_text()
+    return re.search(r"\$\{POSTGRES_IMAGE:-([^}]+)\}", compose)[1]
+
+
+def test_backups_run_daily_one_at_a_time_with_the_projects_script(objects, project):
+    """The script is kustomize's copy of docker/backup/backup.sh; the restore is the same
+    pod, never scheduled."""
+    backup, restore = (named(objects, "CronJob")[name] for name in ("backup", "backup-restore"))
+    assert re.fullmatch(r"\d+ \d+ \* \* \*", backup["spec"]["schedule"])
+    assert backup["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod_spec(backup)["containers"]
+    assert container["image"].endswith(f"/{postgres_image(project)}")
+    assert container["args"] == ["now"]
+    script = config_map_files(objects, pod_spec(backup), container)["/backup/backup.sh"]
+    assert script == (project / "docker/backup/backup.sh").read_text()
+    assert restore["spec"]["suspend"] is True
+    same_pod = copy.deepcopy(pod_template(restore))
+    (restoring,) = same_pod["spec"]["containers"]
+    assert restoring["args"] == ["restore", "latest"]
+    restoring["args"] = container["args"]
+    assert same_pod == pod_template(backup)
+
+
+def test_a_backup_and_its_restore_run_with_no_more_than_their_pod_specs_grant(
+    objects, project, docker_engine, tmp_path
+):
+    """Against a Postgres named by the Secret's DATABASE_URL (a password that needs
+    %-escapes): a backup; a restore refused while the database holds data, then done with
+    --force, as the README says."""
+    image, name = postgres_image(project), f"ddk8s-backup-{uuid.uuid4().hex[:8]}"
+    pods = with_secret_values(objects, DATABASE_URL=f"postgres://app:p%40ss%3A%2F@{name}/app")
+    engine.docker("network", "create", name)
+    try:
+        server = ["--name", name, "--network", name, "--env=POSTGRES_USER=app"]
+        engine.docker("run", "--detach", *server, "--env=POSTGRES_PASSWORD=p@ss:/", image)
+
+        def psql(sql):
+            return engine.docker("exec", name, "psql", "-U", "app", "-XAtc", sql).stdout.strip()
+
+        # Up for good: the image's first start runs a server on its socket only, then this.
+        up = ["exec", name, "pg_isready", "--host=127.0.0.1", "--quiet"]
+        client.poll(lambda: engine.docker(*up, check=False).returncode == 0, 60, interval=0.5,
+                    what="Postgres accepting connections")  # fmt: skip
+        psql("CREATE TABLE t (n int); INSERT INTO t VALUES (1)")
+
+        def run(cron, *extra):
+            pod = pod_spec(named(pods, "CronJob")[cron])
+            (container,) = pod["containers"]
+            workdir = tmp_path / f"{cron}-{len(extra)}"
+            workdir.mkdir()
+            granted = as_docker_run(pods, pod, container, workdir, claims=tmp_path)
+            env = engine.env_flags(environment(container, pods))
+            command = [*container["command"], *container["args"], *extra]
+            return engine.docker("run", "--rm", f"--network={name}", *granted, *env, image,
+                                 *command, check=False)  # fmt: skip
+
+        taken = run("backup")
+        assert taken.returncode == 0, taken.stderr
+        psql("INSERT INTO t VALUES (2)")
+        refused = run("backup-restore")
+        assert refused.returncode != 0 and "holds data" in refused.stderr, refused.stderr
+        assert psql("SELECT string_agg(n::text, ',' ORDER BY n) FROM t") == "1,2"
+        restored = run("backup-restore", "--force")
+        assert restored.returncode == 0, restored.stderr
+        assert psql("SELECT string_agg(n::text, ',' ORDER BY n) FROM t") == "1"
+    finally:
+        engine.docker("rm", "--force", "--volumes", name, check=False)
+        engine.docker("network", "rm", name, check=False)

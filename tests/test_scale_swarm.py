@@ -114,6 +114,20 @@ def test_web_started_only_after_the_last_migration_was_applied(stack):
     assert min(started) > migrated
 
 
+def test_the_backup_service_takes_a_backup_once_the_database_answers(stack):
+    def backups():
+        label = f"label=com.docker.swarm.service.name={stack.service('backup')}"
+        containers = engine.docker("ps", "--quiet", "--filter", label).stdout.split()
+        if not containers:
+            return None
+        listing = ["exec", containers[0], "sh", "/backup/backup.sh", "list"]
+        return engine.docker(*listing, check=False).stdout.split()
+
+    # One backup at start, the next a day later (BACKUP_INTERVAL_SECONDS).
+    names = client.poll(backups, 60, interval=1, what="a backup listed by the backup task")
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{6}Z", name) for name in names), names
+
+
 @pytest.mark.parametrize("option_set", OPTION_SETS)
 def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option_set):
     """Redis always (the cache every replica shares); with Celery a worker and exactly one
@@ -121,8 +135,9 @@ def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option
     project = bake(**OPTION_SETS[option_set])
     stack_file = project / STACK_FILE
     result = engine.docker("stack", "config", "--compose-file", str(stack_file))
-    services = yaml.safe_load(result.stdout)["services"]
-    expected = {"migrate", "web", "nginx", "db", "redis"}
+    config = yaml.safe_load(result.stdout)
+    services = config["services"]
+    expected = {"migrate", "web", "nginx", "db", "redis", "backup"}
     if chosen(option_set, "use_celery"):
         expected |= {"worker", "beat"}
         assert services["beat"]["deploy"]["replicas"] == 1
@@ -140,6 +155,11 @@ def test_stack_file_is_valid_for_docker_stack_deploy(bake, docker_engine, option
     site = (project / "docker/nginx/app.conf").read_text()
     assert re.search(r"location \^~ /media/ \{\n\s*alias (\S+)/;", site)[1] == nginx_media[0]
     assert nginx_media[1] is True
+    # The backup script, from this project's file (relative to the stack file's directory).
+    (script,) = services["backup"]["configs"]
+    assert script["target"] == "/backup/backup.sh"
+    assert config["configs"][script["source"]]["file"] == str(project / "docker/backup/backup.sh")
+    assert media(services["backup"]) == [("/media", False)]
 
 
 @pytest.mark.parametrize("option_set", OPTION_SETS)
@@ -181,7 +201,7 @@ def test_every_option_in_the_stack_file_is_applied(stack):
 
 
 def test_secrets_come_from_the_swarm_not_the_environment(stack):
-    for service in ("web", "migrate", "db"):
+    for service in ("web", "migrate", "db", "backup"):
         spec = json.loads(stack.inspect(service, "{{json .Spec.TaskTemplate.ContainerSpec}}"))
         environment = "\n".join(spec.get("Env", []))
         for value in SECRETS.values():

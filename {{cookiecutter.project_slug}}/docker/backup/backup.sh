@@ -1,8 +1,7 @@
 #!/bin/sh
 # Backups of the database (pg_dump's custom format, one consistent snapshot) and of the
 # uploads (a tar of the media directory), each read back once written; and their restore.
-# Runs in the Postgres image, whose pg_dump matches the server's version; the libpq
-# variables (PGHOST, PGUSER, PGPASSWORD, PGDATABASE) say which database.
+# Runs in the Postgres image, whose pg_dump matches the server's version.
 #   backup.sh now                       take a backup, then prune old ones
 #   backup.sh schedule                  take one now and every BACKUP_INTERVAL_SECONDS
 #   backup.sh list                      the backups, newest first
@@ -11,6 +10,12 @@
 # there whole or not at all.
 set -eu
 
+# The database: DATABASE_URL (postgres://USER:PASSWORD@HOST/NAME, as the app reads it), or
+# the file DATABASE_URL_FILE names; else libpq's own variables (PGHOST, PGUSER, PGPASSWORD
+# or the file PGPASSWORD_FILE names, PGDATABASE).
+if [ -n "${DATABASE_URL_FILE:-}" ]; then DATABASE_URL=$(cat "$DATABASE_URL_FILE"); fi
+if [ -n "${PGPASSWORD_FILE:-}" ]; then PGPASSWORD=$(cat "$PGPASSWORD_FILE") && export PGPASSWORD; fi
+database=${DATABASE_URL:-${PGDATABASE:-}}
 backups=${BACKUP_DIR:-/backups}
 media=${MEDIA_DIR:-/media}
 # Tables `manage.py migrate` fills by itself: rows only in these leave a database empty.
@@ -23,13 +28,14 @@ fail() {
   exit 1
 }
 
-# The last line a failed command wrote to $scratch/errors: the one that says why.
+# The first line a failed command wrote to $scratch/errors: the one that says why.
 why() {
-  tail -n 1 "$scratch/errors"
+  head -n 1 "$scratch/errors"
 }
 
+# The backups' names (the UTC time each was taken), newest first.
 names() {
-  for path in "$backups"/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z; do
+  for path in "$backups"/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9]*Z; do
     [ -d "$path" ] && basename "$path"
   done | sort -r
 }
@@ -47,9 +53,12 @@ take() {
   mkdir -p "$partial"
   # A failed backup leaves no trace beside the ones before it.
   trap 'rm -rf "$partial" "$scratch"' EXIT
-  pg_dump --format=custom --file="$partial/database.dump" 2>"$scratch/errors" ||
+  pg_dump --dbname="$database" --format=custom --file="$partial/database.dump" \
+    2>"$scratch/errors" ||
     fail "no backup taken, the database could not be dumped: $(why)"
-  tar -czf "$partial/media.tar.gz" -C "$media" . 2>"$scratch/errors" ||
+  # What the directory holds, not the directory itself: a restore leaves that as it is.
+  (cd "$media" && find . -mindepth 1 -maxdepth 1 -print0) |
+    tar --null -czf "$partial/media.tar.gz" -C "$media" -T - 2>"$scratch/errors" ||
     fail "no backup taken, the uploads could not be archived: $(why)"
   verify "$partial"
   mv -T "$partial" "$backups/$name"
@@ -87,6 +96,8 @@ prune() {
 }
 
 schedule() {
+  # Swarm and Kubernetes start this beside the database, not after it.
+  until pg_isready --dbname="$database" --quiet; do sleep 2; done
   while :; do
     # A failed backup says why in the log; the next one is still taken on time.
     sh "$0" now || true
@@ -96,7 +107,7 @@ schedule() {
 
 # The tables that hold rows besides what `migrate` writes, comma-separated; empty if none.
 tables_with_rows() {
-  psql -X -A -t -q -v ON_ERROR_STOP=1 -c "
+  psql --dbname="$database" -X -A -t -q -v ON_ERROR_STOP=1 -c "
     SELECT coalesce(string_agg(table_name, ', ' ORDER BY table_name), '')
     FROM information_schema.tables
     WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
@@ -121,18 +132,19 @@ restore() {
   [ -f "$backups/$name/database.dump" ] ||
     fail "no backup named $name in $backups (\`backup.sh list\` shows them)"
   verify "$backups/$name"
-  holding=$(tables_with_rows 2>"$scratch/errors") ||
+  target=$(psql --dbname="$database" -XAt -c 'SELECT current_database()' 2>"$scratch/errors") ||
     fail "nothing restored, the database is unreachable: $(why)"
+  holding=$(tables_with_rows 2>"$scratch/errors") || fail "nothing restored: $(why)"
   if [ -n "$holding" ] && [ -z "$force" ]; then
-    fail "nothing restored: database $PGDATABASE holds data (in $holding);" \
+    fail "nothing restored: database $target holds data (in $holding);" \
       "add --force to replace it with $name"
   fi
-  echo "backup: restoring $name: database $PGDATABASE on $PGHOST replaced by its dump" \
+  echo "backup: restoring $name: database $target replaced by its dump" \
     "(in one transaction), its uploads written into $media"
   pg_restore --clean --if-exists --no-owner --single-transaction --exit-on-error \
-    --dbname="$PGDATABASE" "$backups/$name/database.dump" 2>"$scratch/errors" ||
+    --dbname="$database" "$backups/$name/database.dump" 2>"$scratch/errors" ||
     fail "nothing restored, the database is as it was: $(why)"
-  tar -xzf "$backups/$name/media.tar.gz" -C "$media" --same-owner 2>"$scratch/errors" ||
+  tar -xzf "$backups/$name/media.tar.gz" -C "$media" 2>"$scratch/errors" ||
     fail "database restored, but not every upload: $(why)"
   echo "backup: $name restored"
 }
