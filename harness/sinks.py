@@ -94,6 +94,18 @@ class Site:
         return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", log)
 
 
+def sinks_env():
+    """What compose.sinks.yaml reads from compose's environment: its images, and a free
+    port on loopback for the S3 stand-in."""
+    return {
+        "S3_IMAGE": TEST_IMAGES["s3"],
+        "S3_PORT": str(free_port()),
+        "SMTP_IMAGE": TEST_IMAGES["smtp"],
+        "SENTRY_RECEIVER_IMAGE": OFFICIAL_IMAGES["PYTHON_IMAGE"],
+        "SENTRY_RECEIVER_SCRIPT": str(SENTRY_RECEIVER_SCRIPT),
+    }
+
+
 def site_up(bake, image, option_set, directory, overrides=(), compose_env=None, **settings):
     """The prod stack of a bake of `option_set` with the sinks (and `overrides`, which
     `compose_env` fills in), serving HTTPS with a test CA's certificate; the superuser and
@@ -126,11 +138,7 @@ def site_up(bake, image, option_set, directory, overrides=(), compose_env=None, 
         "TLS_MODE": "files",
         "TLS_CERTIFICATE_FILE": str(certificate),
         "TLS_CERTIFICATE_KEY_FILE": str(key),
-        "S3_IMAGE": TEST_IMAGES["s3"],
-        "S3_PORT": str(free_port()),
-        "SMTP_IMAGE": TEST_IMAGES["smtp"],
-        "SENTRY_RECEIVER_IMAGE": OFFICIAL_IMAGES["PYTHON_IMAGE"],
-        "SENTRY_RECEIVER_SCRIPT": str(SENTRY_RECEIVER_SCRIPT),
+        **sinks_env(),
         "COMPOSE_PROFILES": "sentry" if chosen(option_set, "use_sentry") else "",
         **(compose_env or {}),
     }

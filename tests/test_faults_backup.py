@@ -18,9 +18,9 @@ import pytest
 from harness import client, engine
 from harness.admin import Admin, psql, superuser
 from harness.figures import record_figures
-from harness.sinks import SINKS_OVERRIDE, public_read
-from harness.stacks import BEHIND_LOAD_BALANCER, free_port, leftovers, stack_up
-from harness.template import OFFICIAL_IMAGES, TEST_IMAGES, add_to_env, project_env
+from harness.sinks import SINKS_OVERRIDE, public_read, sinks_env
+from harness.stacks import BEHIND_LOAD_BALANCER, leftovers, stack_up
+from harness.template import add_to_env, project_env
 from harness.workflow import checkout, sh
 
 SUPERUSER = superuser("backup-admin")
@@ -57,10 +57,7 @@ def stack(bake, image, option_set, tmp_path_factory):
                AWS_S3_ENDPOINT_URL="http://s3:5000", AWS_ACCESS_KEY_ID="stand-in",
                AWS_SECRET_ACCESS_KEY=uuid.uuid4().hex)  # fmt: skip
     env = {"APP_IMAGE": image(option_set), "PROXY_IMAGE": image(option_set, target="nginx"),
-           "S3_IMAGE": TEST_IMAGES["s3"], "S3_PORT": str(free_port()),
-           "SMTP_IMAGE": TEST_IMAGES["smtp"],
-           "SENTRY_RECEIVER_IMAGE": OFFICIAL_IMAGES["PYTHON_IMAGE"],
-           "SENTRY_RECEIVER_SCRIPT": os.devnull, **BEHIND_LOAD_BALANCER}  # fmt: skip
+           **sinks_env(), **BEHIND_LOAD_BALANCER}  # fmt: skip
     for stack in stack_up(project, ["compose.prod.yaml", SINKS_OVERRIDE], env):
         make_bucket(stack)
         yield stack

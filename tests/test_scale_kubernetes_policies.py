@@ -30,7 +30,7 @@ from harness.kubernetes import (
     with_secret_values,
     workloads,
 )
-from harness.template import OPTION_SETS
+from harness.template import OFFICIAL_IMAGES, OPTION_SETS
 
 # Where ingress-nginx and the cluster's DNS run, by their own installs' defaults.
 INGRESS_CONTROLLER = ("ingress-nginx", {}, {"app.kubernetes.io/name": "ingress-nginx"})
@@ -45,9 +45,8 @@ COMPONENT = "app.kubernetes.io/component"
 
 
 @pytest.fixture(scope="module")
-def objects(bake, option_set, kubectl, tmp_path_factory):
+def objects(project, kubectl, tmp_path_factory):
     """What the prod overlay deploys, with its secret.env made from the base's template."""
-    project = bake(**OPTION_SETS[option_set], use_kubernetes="y")
     k8s = as_deployed(project, tmp_path_factory.mktemp("deploy"))
     rendered = kustomize(kubectl, k8s / "overlays/prod")
     assert rendered.returncode == 0, rendered.stderr
@@ -271,20 +270,14 @@ def test_each_optional_secret_has_its_file_variable_beside_it(bake):
     assert files == {key: f"/run/secrets/app/{key}" for key in keys}
 
 
-def postgres_image(project):
-    """The Postgres image of compose.prod.yaml, whose pg_dump the backups run."""
-    compose = (project / "compose.prod.yaml").read_text()
-    return re.search(r"\$\{POSTGRES_IMAGE:-([^}]+)\}", compose)[1]
-
-
 def test_backups_run_daily_one_at_a_time_with_the_projects_script(objects, project):
-    """The script is kustomize's copy of docker/backup/backup.sh; the restore is the same
-    pod, never scheduled."""
+    """The script is docker/backup/backup.sh, as kustomize makes it a ConfigMap; the restore
+    is the same pod, never scheduled."""
     backup, restore = (named(objects, "CronJob")[name] for name in ("backup", "backup-restore"))
     assert re.fullmatch(r"\d+ \d+ \* \* \*", backup["spec"]["schedule"])
     assert backup["spec"]["concurrencyPolicy"] == "Forbid"
     (container,) = pod_spec(backup)["containers"]
-    assert container["image"].endswith(f"/{postgres_image(project)}")
+    assert container["image"].endswith(f"/{OFFICIAL_IMAGES['POSTGRES_IMAGE']}")
     assert container["args"] == ["now"]
     script = config_map_files(objects, pod_spec(backup), container)["/backup/backup.sh"]
     assert script == (project / "docker/backup/backup.sh").read_text()
@@ -302,7 +295,7 @@ def test_a_backup_and_its_restore_run_with_no_more_than_their_pod_specs_grant(
     """Against a Postgres named by the Secret's DATABASE_URL (a password that needs
     %-escapes): a backup; a restore refused while the database holds data, then done with
     --force, as the README says."""
-    image, name = postgres_image(project), f"ddk8s-backup-{uuid.uuid4().hex[:8]}"
+    image, name = OFFICIAL_IMAGES["POSTGRES_IMAGE"], f"ddk8s-backup-{uuid.uuid4().hex[:8]}"
     pods = with_secret_values(objects, DATABASE_URL=f"postgres://app:p%40ss%3A%2F@{name}/app")
     engine.docker("network", "create", name)
     try:
